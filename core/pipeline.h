@@ -1,0 +1,198 @@
+/*
+ * pipeline: batched, asynchronous writes for many chunk files, made durable in
+ * group-committed batches ("durability epochs").
+ *
+ * One pipeline serves a whole mount: one buffer pool, one flusher thread (plus a few sync
+ * threads so the fdatasyncs of one batch overlap). Each open backing file is attached as a
+ * struct pipeline_file.
+ *
+ * Writes: pipeline_write() copies bytes into the file's queued buffer for that chunk
+ * (read-modify-write from the in-flight buffer or the backing file when the write does not
+ * cover the chunk), so a chunk is queued at most once per batch and later writes are absorbed
+ * into it. It returns a ticket: the file's mutation sequence number. Tickets are per file and
+ * assigned under the same lock that queues the write, so a batch that takes a file's queue
+ * takes exactly the tickets issued so far: a wait can never return before its write is on
+ * disk (the frozen-core epoch race is impossible by construction).
+ *
+ * Durability: pipeline_wait()/pipeline_wait_async() on (file, ticket) return once every
+ * mutation of that file up to the ticket is written and fdatasync'd, or with the file's
+ * sticky error. Waiting kicks the flusher at once (group commit: everyone waiting when a batch
+ * starts shares it). A wait on file A never waits for unrelated files beyond one batch.
+ *
+ * Sticky errors (DURABILITY.md section 3): a failed write or sync poisons the file: every
+ * later wait, write and truncate returns the error, a later good batch never clears it, and
+ * the failed buffers are kept and stay readable until pipeline_destroy().
+ *
+ * Reads: pipeline_read() sees queued and in-flight data, masks stale backing bytes behind a
+ * queued truncate, and returns zeros for holes; it is short only at the logical EOF.
+ *
+ * Size: the logical size (pipeline_file_size) includes queued writes and truncates; the
+ * backing length catches up when the batch is written. Truncates are ordered with the file's
+ * writes; queued data beyond a smaller size is dropped.
+ *
+ * Threads: every function may be called from any thread, except that pipeline_stop() and
+ * pipeline_destroy() must not race with other calls on the same pipeline, and callbacks run
+ * on the flusher (or a sync) thread and must not block on the pipeline.
+ */
+#ifndef FROZENFS_PIPELINE_H
+#define FROZENFS_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "chunk.h"
+#include "err.h"
+
+struct pipeline;
+struct pipeline_file;
+
+struct pipeline_opts {
+	size_t chunk_size;		/* bytes; must be chunk_size_valid() */
+	size_t pool_bufs;		/* chunk buffers in the pool (>= 4) */
+	unsigned flush_interval_ms;	/* flush at least this often (> 0) */
+	unsigned sync_threads;		/* extra threads that write+sync files of a batch */
+	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
+	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
+};
+
+/* Fills @o with the defaults: 64 KiB chunks, 1024 buffers, 1000 ms, 4 sync threads. */
+void pipeline_opts_default(struct pipeline_opts *o);
+
+/* Creates the pool and starts the flusher. Returns 0 or -errno. */
+int pipeline_create(const struct pipeline_opts *o, struct pipeline **out);
+
+/*
+ * Writes and syncs everything queued, stops the threads. Returns 0, or the first sticky error
+ * of any file (its detail is err_last() of the caller afterwards). Idempotent.
+ */
+int pipeline_stop(struct pipeline *p);
+
+/* Stops if needed, then frees everything, failed files' kept buffers included. NULL: no-op. */
+void pipeline_destroy(struct pipeline *p);
+
+/*
+ * Attaches @cf (ownership passes to the pipeline on success; it is closed when the last
+ * reference is gone and nothing of the file is queued). Reads the backing length as the
+ * logical size. Returns 0 and a file with one reference, or -errno.
+ */
+int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipeline_file **out);
+
+/* Takes another reference. */
+void pipeline_file_get(struct pipeline_file *f);
+
+/*
+ * Drops a reference. Queued data is still written and synced; the chunk file is closed once
+ * nothing is queued and no reference is left. A failed file keeps its buffers until
+ * pipeline_destroy(). NULL is a no-op.
+ */
+void pipeline_file_put(struct pipeline_file *f);
+
+struct chunk_file *pipeline_file_chunk(struct pipeline_file *f);
+
+/*
+ * Queues @len bytes from @src at byte @off of chunk @index (@off + @len <= chunk size).
+ * Raises the logical size to cover them and sets the mtime to now. Reserves backing space
+ * first when the write extends the file (-ENOSPC here, not later). Blocks only when the pool
+ * is empty (backpressure), never for a sync in progress.
+ * Returns 0 and the write's ticket in *ticket (may be NULL), or -errno: the sticky error
+ * (-EIO after a failed batch), -EFBIG beyond the backing FS's maximum size, -ENOSPC.
+ */
+int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const void *src,
+		   size_t len, uint64_t *ticket);
+
+/*
+ * Reads up to @len bytes at byte @off of the logical file into @dst: queued data first, then
+ * in-flight, then the backing file, zeros for holes. Returns the count (short only at the
+ * logical EOF, 0 at or past it) or -errno.
+ */
+ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t len);
+
+/*
+ * Sets the logical size to @size, ordered after the file's queued writes: a shrink drops
+ * queued chunks past the end and zeroes the tail of the boundary chunk; a grow leaves a
+ * hole. Sets the mtime to now. -EFBIG beyond the backing maximum, or the sticky error.
+ */
+int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket);
+
+/* Sets the logical mtime (persisted to the backing file with the next batch). */
+void pipeline_file_set_mtime(struct pipeline_file *f, const struct timespec *mtime);
+
+/*
+ * Marks the file's metadata (mode, owner, times, link count) as changed on the backing
+ * inode, so the next batch uses fsync rather than fdatasync for it, and returns a ticket
+ * covering that.
+ */
+uint64_t pipeline_file_touch_meta(struct pipeline_file *f);
+
+/* Ticket of the file's latest accepted mutation (0 if none since attach). */
+uint64_t pipeline_file_ticket(struct pipeline_file *f);
+
+#define PIPELINE_PENDING	1	/* pipeline_wait_async: the callback will be called */
+#define PIPELINE_FSYNC		0x1	/* wait flag: also make metadata durable (fsync) */
+
+typedef void (*pipeline_cb)(void *arg, int rc);
+
+/*
+ * Waits until every mutation of @f with a ticket <= @ticket is durable. @ticket 0 means "the
+ * file's latest" (pipeline_file_ticket()). Returns 0, or the file's sticky error. Blocks.
+ */
+int pipeline_wait(struct pipeline_file *f, uint64_t ticket, unsigned flags);
+
+/*
+ * The same without blocking: returns 0 or -errno if the answer is known now (the callback is
+ * not called), or PIPELINE_PENDING, in which case @cb(@arg, rc) is called exactly once, from
+ * the flusher or a sync thread, when the answer is known. Kicks the flusher.
+ */
+int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags,
+			pipeline_cb cb, void *arg);
+
+/* The file's sticky error (0 if none); its detail is copied into *d when @d is not NULL. */
+int pipeline_file_error(struct pipeline_file *f, struct err_detail *d);
+
+struct pipeline_file_stat {
+	uint64_t size;			/* logical size, queued operations included */
+	struct timespec mtime;		/* logical mtime (tv_nsec == UTIME_OMIT: never set) */
+	uint64_t queued_chunks;		/* chunks queued or in flight, not yet durable */
+	uint64_t ticket;		/* latest accepted mutation */
+	uint64_t durable_ticket;	/* latest durable mutation */
+	int error;			/* sticky error or 0 */
+};
+
+void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st);
+
+/* The logical size alone. */
+uint64_t pipeline_file_size(struct pipeline_file *f);
+
+/* Starts a batch now (does not wait). */
+void pipeline_kick(struct pipeline *p);
+
+/*
+ * Global barrier: kicks the flusher and waits until everything accepted (on any file) before
+ * the call is durable. Returns 0 or the first sticky error of any file.
+ */
+int pipeline_sync_all(struct pipeline *p);
+
+struct pipeline_stats {
+	uint64_t batches;		/* batches completed (the durable epoch) */
+	uint64_t queued_chunks;		/* chunks queued or in flight */
+	uint64_t queued_bytes;		/* queued_chunks * chunk size */
+	uint64_t kept_chunks;		/* buffers kept for failed files */
+	uint64_t bytes_written;		/* to backing files, in total */
+	uint64_t chunks_written;
+	uint64_t writes_absorbed;	/* writes that landed in an already queued chunk */
+	uint64_t syncs;			/* fdatasync/fsync calls made */
+	uint64_t waits;			/* durability waits served */
+	uint64_t failed_files;		/* files with a sticky error */
+	uint64_t flush_p50_us;		/* batch latency (take .. published), recent batches */
+	uint64_t flush_p99_us;
+	size_t pool_in_use, pool_high_water, pool_nbufs, pool_waiters;
+	int first_error;		/* first sticky error, 0 if none */
+};
+
+void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st);
+
+size_t pipeline_chunk_size(const struct pipeline *p);
+
+#endif
