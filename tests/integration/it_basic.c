@@ -1,0 +1,639 @@
+/*
+ * it_basic: POSIX basics on a frozenfs mount, each checked live and again after a remount.
+ *
+ *   write/pwrite/fsync; ftruncate grow (zeros) and shrink-then-grow (zeros, DURABILITY.md
+ *   requirement 23); truncate(path) with no open fd (req 8); O_TRUNC (write 100 KiB, reopen
+ *   O_TRUNC, write "x\n": size 2, req 7); O_APPEND from two descriptors; unlink of an open file
+ *   with queued writes (still readable through the fd, gone after close, no backing file left);
+ *   rename over an existing file; a hard link sharing data; a symlink; mkdir/rmdir; user xattrs;
+ *   chmod/chown/utimensat; statfs; offsets across 2^31, 2^32 and 5 GiB in a sparse file
+ *   (req 39); truncate to 20 TiB and pwrite at 17 TiB give what the raw backing filesystem gives
+ *   (EFBIG on ext4) and change no size (req 40); the superblock .frozenfs is invisible to
+ *   readdir and lookup and cannot be created; mtime after a write is not earlier than a clock
+ *   reading taken before it and stays the same after two flush intervals and after remount
+ *   (req 37).
+ *
+ * Usage: it_basic FROZENFS_BINARY
+ */
+#include "fstest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/vfs.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXT4_MAGIC	0xEF53
+#define TMPFS_MAGIC_	0x01021994
+#define FLUSH_MS	100
+#define OPTS		"chunk_size=4096,flush_interval_ms=100"
+
+static struct ft_mount m;
+static char store[PATH_MAX];
+
+static const char *P(const char *name) { return ft_path(&m, name); }
+
+/* Path of NAME in the backing directory. */
+static const char *B(const char *name)
+{
+	static char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s/%s", store, name) >= (int)sizeof(buf))
+		ft_fail("path too long");
+	return buf;
+}
+
+static uint8_t *pattern(size_t len, uint64_t seed)
+{
+	uint8_t *b = malloc(len ? len : 1);
+
+	if (!b)
+		ft_fail("out of memory");
+	ft_rand_fill(&seed, b, len);
+	return b;
+}
+
+static void expect_file(const char *name, const void *want, size_t len, const char *what)
+{
+	size_t got_len;
+	uint8_t *got = ft_read_file(P(name), &got_len);
+	long long d;
+
+	if (got_len != len)
+		ft_fail("%s: %s has %zu bytes, expected %zu", what, name, got_len, len);
+	d = ft_memdiff(got, want, len);
+	if (d >= 0)
+		ft_fail("%s: %s differs at byte %lld (got 0x%02x, want 0x%02x)", what, name, d,
+			got[d], ((const uint8_t *)want)[d]);
+	free(got);
+	ft_ok("%s: %s has the expected %zu bytes", what, name, len);
+}
+
+static off_t size_of(const char *name)
+{
+	struct stat st;
+
+	FT_SYS(stat(P(name), &st));
+	return st.st_size;
+}
+
+static int is_zero(const uint8_t *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* --- the individual checks; each has a verify step that runs again after remount ---------- */
+
+static uint8_t *rw_data;
+#define RW_LEN (3 * 4096 + 1234)
+
+static void t_write_pwrite(void)
+{
+	int fd;
+
+	ft_check("write, pwrite over it, fsync");
+	rw_data = pattern(RW_LEN, 1);
+	fd = FT_SYS(open(P("rw"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	FT_ASSERT(write(fd, rw_data, RW_LEN) == RW_LEN, "short write");
+	memset(rw_data + 4090, 0xAB, 20);		/* across the first chunk boundary */
+	ft_pwrite_all(fd, rw_data + 4090, 20, 4090);
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	expect_file("rw", rw_data, RW_LEN, "write+pwrite");
+}
+
+static void v_write_pwrite(const char *when)
+{
+	expect_file("rw", rw_data, RW_LEN, when);
+}
+
+#define TR_BIG (1024 * 1024)
+static void t_truncate(void)
+{
+	uint8_t *a = malloc(TR_BIG), *z = calloc(1, TR_BIG);
+	int fd;
+
+	FT_ASSERT(a && z, "out of memory");
+	ft_check("ftruncate grow reads zeros");
+	fd = FT_SYS(open(P("grow"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, "abc", 3, 0);
+	FT_SYS(ftruncate(fd, 10000));
+	FT_ASSERT(size_of("grow") == 10000, "size %lld", (long long)size_of("grow"));
+	ft_pread_all(fd, a, 10000, 0);
+	FT_ASSERT(memcmp(a, "abc", 3) == 0 && is_zero(a + 3, 9997), "grown part not zero");
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	ft_ok("ftruncate grow: size 10000, zeros after 'abc'");
+
+	ft_check("1 MiB of 'A', ftruncate to 10, then to 1 MiB: bytes 10.. are zero (req 23)");
+	memset(a, 'A', TR_BIG);
+	fd = FT_SYS(open(P("shrinkgrow"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, a, TR_BIG, 0);
+	FT_SYS(ftruncate(fd, 10));
+	FT_SYS(ftruncate(fd, TR_BIG));
+	memset(a + 10, 0, TR_BIG - 10);
+	ft_pread_all(fd, z, TR_BIG, 0);
+	FT_ASSERT(memcmp(a, z, TR_BIG) == 0, "first difference at %lld", ft_memdiff(a, z, TR_BIG));
+	ft_ok("shrink then grow, live and unsynced: zeros past 10");
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	expect_file("shrinkgrow", a, TR_BIG, "shrink then grow after fsync");
+
+	ft_check("the same through truncate(path) with no open descriptor (req 8)");
+	memset(a, 'B', TR_BIG);
+	ft_write_file(P("pathtrunc"), a, 50000, 0);
+	FT_SYS(truncate(P("pathtrunc"), 4095));
+	FT_SYS(truncate(P("pathtrunc"), 20000));
+	memset(a + 4095, 0, 20000 - 4095);
+	expect_file("pathtrunc", a, 20000, "truncate(path) down then up");
+	free(a);
+	free(z);
+}
+
+static void v_truncate(const char *when)
+{
+	uint8_t *a = calloc(1, TR_BIG);
+
+	FT_ASSERT(a, "out of memory");
+	memcpy(a, "abc", 3);
+	expect_file("grow", a, 10000, when);
+	memset(a, 'A', 10);
+	memset(a + 3, 'A', 7);
+	expect_file("shrinkgrow", a, TR_BIG, when);
+	memset(a, 0, TR_BIG);
+	memset(a, 'B', 4095);
+	expect_file("pathtrunc", a, 20000, when);
+	free(a);
+}
+
+static void t_otrunc(void)
+{
+	uint8_t *big = pattern(100 * 1024, 2);
+	int fd;
+
+	ft_check("write 100 KiB, open O_TRUNC, write \"x\\n\": size 2 (req 7)");
+	ft_write_file(P("otrunc"), big, 100 * 1024, 0);
+	fd = FT_SYS(open(P("otrunc"), O_WRONLY | O_TRUNC));
+	FT_ASSERT(write(fd, "x\n", 2) == 2, "write x");
+	FT_SYS(close(fd));
+	FT_ASSERT(size_of("otrunc") == 2, "size %lld", (long long)size_of("otrunc"));
+	expect_file("otrunc", "x\n", 2, "O_TRUNC");
+	free(big);
+}
+
+static void v_otrunc(const char *when)
+{
+	expect_file("otrunc", "x\n", 2, when);
+}
+
+static void t_append(void)
+{
+	int a, b;
+
+	ft_check("O_APPEND writes from two descriptors land at the end");
+	ft_write_file(P("append"), "start:", 6, 0);
+	a = FT_SYS(open(P("append"), O_WRONLY | O_APPEND));
+	b = FT_SYS(open(P("append"), O_WRONLY | O_APPEND));
+	FT_ASSERT(write(a, "aaa", 3) == 3, "write a");
+	FT_ASSERT(write(b, "bbbb", 4) == 4, "write b");
+	FT_ASSERT(pwrite(a, "cc", 2, 0) == 2, "pwrite a");	/* Linux: O_APPEND wins over offset */
+	FT_SYS(fsync(a));
+	FT_SYS(close(a));
+	FT_SYS(close(b));
+	expect_file("append", "start:aaabbbbcc", 15, "O_APPEND");
+}
+
+static void v_append(const char *when)
+{
+	expect_file("append", "start:aaabbbbcc", 15, when);
+}
+
+static void t_unlink_open(void)
+{
+	size_t len = 1 << 20;
+	uint8_t *d = pattern(len, 3), *r = malloc(len);
+	struct stat st;
+	int fd;
+
+	FT_ASSERT(r, "out of memory");
+	ft_check("unlink of an open file with queued writes");
+	fd = FT_SYS(open(P("doomed"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, d, len, 0);
+	FT_SYS(unlink(P("doomed")));
+	FT_SYS_ERR(open(P("doomed"), O_RDONLY), ENOENT);
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_nlink == 0, "st_nlink %lu after unlink", (unsigned long)st.st_nlink);
+	FT_ASSERT(st.st_size == (off_t)len, "st_size %lld", (long long)st.st_size);
+	ft_pread_all(fd, r, len, 0);
+	FT_ASSERT(memcmp(r, d, len) == 0, "data read through the fd after unlink differs");
+	ft_pwrite_all(fd, "more", 4, len);		/* writing on keeps working */
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	ft_ok("unlinked file readable and writable through its fd, fsync 0");
+	FT_SYS_ERR(open(P("doomed"), O_RDONLY), ENOENT);
+	FT_SYS_ERR(access(B("doomed"), F_OK), ENOENT);
+	ft_ok("no name, and no backing file, after the last close");
+	free(d);
+	free(r);
+}
+
+static void v_unlink_open(const char *when)
+{
+	FT_SYS_ERR(open(P("doomed"), O_RDONLY), ENOENT);
+	ft_ok("%s: unlinked file stays gone", when);
+}
+
+static void t_rename_link_symlink_dirs(void)
+{
+	struct stat a, b;
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	ft_check("rename over an existing file");
+	ft_write_file(P("new"), "new content", 11, 0);
+	ft_write_file(P("old"), "old", 3, 1);
+	fd = FT_SYS(open(P("old"), O_RDONLY));	/* an fd on the replaced file */
+	FT_SYS(rename(P("new"), P("old")));
+	FT_SYS_ERR(access(P("new"), F_OK), ENOENT);
+	expect_file("old", "new content", 11, "rename over existing");
+	FT_ASSERT(pread(fd, buf, sizeof(buf), 0) == 3 && memcmp(buf, "old", 3) == 0,
+		  "fd on the replaced file no longer reads its old content");
+	FT_SYS(close(fd));
+	ft_ok("an fd on the replaced file still reads the old content");
+
+	ft_check("hard link shares data");
+	ft_write_file(P("l1"), "one", 3, 0);
+	FT_SYS(link(P("l1"), P("l2")));
+	fd = FT_SYS(open(P("l2"), O_WRONLY | O_APPEND));
+	FT_ASSERT(write(fd, "two", 3) == 3, "write");
+	FT_SYS(close(fd));
+	expect_file("l1", "onetwo", 6, "write through the other link");
+	FT_SYS(stat(P("l1"), &a));
+	FT_SYS(stat(P("l2"), &b));
+	FT_ASSERT(a.st_ino == b.st_ino && a.st_nlink == 2 && b.st_nlink == 2,
+		  "st_ino %lu/%lu nlink %lu/%lu", (unsigned long)a.st_ino, (unsigned long)b.st_ino,
+		  (unsigned long)a.st_nlink, (unsigned long)b.st_nlink);
+	ft_ok("hard links: same st_ino, st_nlink 2");
+
+	ft_check("symlink");
+	FT_SYS(symlink("target/of/link", P("sym")));
+	n = FT_SYS(readlink(P("sym"), buf, sizeof(buf)));
+	FT_ASSERT(n == 14 && memcmp(buf, "target/of/link", 14) == 0, "readlink");
+	FT_SYS(lstat(P("sym"), &a));
+	FT_ASSERT(S_ISLNK(a.st_mode), "not a symlink");
+	FT_SYS(symlink("l1", P("sym2")));
+	expect_file("sym2", "onetwo", 6, "read through a symlink");
+
+	ft_check("mkdir/rmdir");
+	FT_SYS(mkdir(P("dir"), 0755));
+	FT_SYS(mkdir(P("dir/sub"), 0700));
+	ft_write_file(P("dir/sub/f"), "f", 1, 0);
+	FT_SYS_ERR(rmdir(P("dir/sub")), ENOTEMPTY);
+	FT_SYS_ERR(mkdir(P("dir"), 0755), EEXIST);
+	FT_SYS(unlink(P("dir/sub/f")));
+	FT_SYS(rmdir(P("dir/sub")));
+	FT_SYS_ERR(access(P("dir/sub"), F_OK), ENOENT);
+	FT_SYS(mkdir(P("dir/keep"), 0750));
+	ft_write_file(P("dir/keep/f"), "kept", 4, 1);
+	ft_ok("mkdir, ENOTEMPTY, EEXIST, rmdir");
+}
+
+static void v_rename_link_symlink_dirs(const char *when)
+{
+	struct stat a, b, d;
+	char buf[64];
+
+	expect_file("old", "new content", 11, when);
+	FT_SYS_ERR(access(P("new"), F_OK), ENOENT);
+	expect_file("l2", "onetwo", 6, when);
+	FT_SYS(stat(P("l1"), &a));
+	FT_SYS(stat(P("l2"), &b));
+	FT_ASSERT(a.st_ino == b.st_ino && a.st_nlink == 2, "%s: hard link lost", when);
+	FT_ASSERT(readlink(P("sym"), buf, sizeof(buf)) == 14 && !memcmp(buf, "target/of/link", 14),
+		  "%s: readlink", when);
+	FT_SYS(stat(P("dir/keep"), &d));
+	FT_ASSERT(S_ISDIR(d.st_mode) && (d.st_mode & 07777) == 0750, "%s: dir mode %o", when,
+		  d.st_mode & 07777);
+	FT_SYS_ERR(access(P("dir/sub"), F_OK), ENOENT);
+	expect_file("dir/keep/f", "kept", 4, when);
+	ft_ok("%s: rename, links, symlink, directories intact", when);
+}
+
+static void t_xattr_attrs(void)
+{
+	struct timespec ts[2] = { { 1000000000, 123456789 }, { 1200000000, 987654321 } };
+	char buf[64];
+	struct stat st;
+	ssize_t n;
+
+	ft_check("user xattr set/get/list/remove");
+	ft_write_file(P("attrs"), "attrs", 5, 0);
+	FT_SYS(setxattr(P("attrs"), "user.frozen", "value-1", 7, 0));
+	FT_SYS(setxattr(P("attrs"), "user.gone", "x", 1, 0));
+	n = FT_SYS(getxattr(P("attrs"), "user.frozen", buf, sizeof(buf)));
+	FT_ASSERT(n == 7 && memcmp(buf, "value-1", 7) == 0, "getxattr");
+	FT_SYS(removexattr(P("attrs"), "user.gone"));
+	FT_SYS_ERR(getxattr(P("attrs"), "user.gone", buf, sizeof(buf)), ENODATA);
+	FT_SYS_ERR(setxattr(P("attrs"), "user.frozen", "v", 1, XATTR_CREATE), EEXIST);
+	ft_ok("xattrs");
+
+	ft_check("chmod, chown, utimensat");
+	FT_SYS(chmod(P("attrs"), 0604));
+	FT_SYS(chown(P("attrs"), 1234, 5678));
+	FT_SYS(utimensat(AT_FDCWD, P("attrs"), ts, 0));
+	FT_SYS(stat(P("attrs"), &st));
+	FT_ASSERT((st.st_mode & 07777) == 0604, "mode %o", st.st_mode & 07777);
+	FT_ASSERT(st.st_uid == 1234 && st.st_gid == 5678, "owner %d:%d", (int)st.st_uid,
+		  (int)st.st_gid);
+	FT_ASSERT(st.st_atim.tv_sec == ts[0].tv_sec && st.st_atim.tv_nsec == ts[0].tv_nsec &&
+		  st.st_mtim.tv_sec == ts[1].tv_sec && st.st_mtim.tv_nsec == ts[1].tv_nsec,
+		  "times %lld.%09ld %lld.%09ld", (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec,
+		  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	ft_ok("chmod/chown/utimensat visible in stat");
+}
+
+static void v_xattr_attrs(const char *when)
+{
+	char buf[64];
+	struct stat st;
+
+	FT_ASSERT(getxattr(P("attrs"), "user.frozen", buf, sizeof(buf)) == 7 &&
+		  memcmp(buf, "value-1", 7) == 0, "%s: xattr lost", when);
+	FT_SYS(stat(P("attrs"), &st));
+	FT_ASSERT((st.st_mode & 07777) == 0604 && st.st_uid == 1234 && st.st_gid == 5678,
+		  "%s: mode %o owner %d:%d", when, st.st_mode & 07777, (int)st.st_uid,
+		  (int)st.st_gid);
+	FT_ASSERT(st.st_mtim.tv_sec == 1200000000 && st.st_mtim.tv_nsec == 987654321,
+		  "%s: mtime %lld.%09ld", when, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	ft_ok("%s: xattr, mode, owner, mtime kept", when);
+}
+
+static void t_statfs(void)
+{
+	struct statfs sf;
+
+	ft_check("statfs reports non-zero numbers");
+	FT_SYS(statfs(m.mnt, &sf));
+	FT_ASSERT(sf.f_bsize > 0 && sf.f_blocks > 0 && sf.f_bfree > 0 && sf.f_bavail > 0 &&
+		  sf.f_namelen > 0, "bsize %ld blocks %llu bfree %llu bavail %llu namelen %ld",
+		  (long)sf.f_bsize, (unsigned long long)sf.f_blocks,
+		  (unsigned long long)sf.f_bfree, (unsigned long long)sf.f_bavail,
+		  (long)sf.f_namelen);
+	ft_ok("statfs: bsize %ld, %llu blocks, %llu available, namelen %ld", (long)sf.f_bsize,
+	      (unsigned long long)sf.f_blocks, (unsigned long long)sf.f_bavail, (long)sf.f_namelen);
+}
+
+/* Offsets that need 64 bits: below and across 2^31, 2^32, and at 5 GiB (sparse). */
+static const off_t big_offs[] = { (1ll << 31) - 5, (1ll << 32) - 3, 5ll << 30 };
+#define BIG_LEN 9000
+
+static void t_bigoffsets(void)
+{
+	uint8_t *d = pattern(BIG_LEN, 4), r[BIG_LEN], z[4096];
+	size_t i;
+	int fd;
+
+	ft_check("writes across 2^31, 2^32 and at 5 GiB in a sparse file (req 39)");
+	fd = FT_SYS(open(P("sparse"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	for (i = 0; i < 3; i++)
+		ft_pwrite_all(fd, d, BIG_LEN, big_offs[i]);
+	FT_SYS(fdatasync(fd));
+	for (i = 0; i < 3; i++) {
+		ft_pread_all(fd, r, BIG_LEN, big_offs[i]);
+		FT_ASSERT(memcmp(r, d, BIG_LEN) == 0, "data at %lld", (long long)big_offs[i]);
+	}
+	ft_pread_all(fd, z, sizeof(z), 3ll << 30);
+	FT_ASSERT(is_zero(z, sizeof(z)), "hole at 3 GiB not zero");
+	FT_SYS(close(fd));
+	FT_ASSERT(size_of("sparse") == (5ll << 30) + BIG_LEN, "size %lld",
+		  (long long)size_of("sparse"));
+	ft_ok("64-bit offsets: data, hole, st_size");
+	free(d);
+}
+
+static void v_bigoffsets(const char *when)
+{
+	uint8_t *d = pattern(BIG_LEN, 4), r[BIG_LEN];
+	size_t i;
+	int fd = FT_SYS(open(P("sparse"), O_RDONLY));
+
+	for (i = 0; i < 3; i++) {
+		ft_pread_all(fd, r, BIG_LEN, big_offs[i]);
+		FT_ASSERT(memcmp(r, d, BIG_LEN) == 0, "%s: data at %lld", when,
+			  (long long)big_offs[i]);
+	}
+	FT_SYS(close(fd));
+	FT_ASSERT(size_of("sparse") == (5ll << 30) + BIG_LEN, "%s: size", when);
+	ft_ok("%s: 64-bit offsets intact", when);
+	free(d);
+}
+
+/* What the raw backing filesystem answers: errno of the call, or 0. */
+static int raw_errno(int is_truncate, off_t where)
+{
+	char probe[PATH_MAX];
+	int fd, e = 0;
+
+	snprintf(probe, sizeof(probe), "%s/efbig-probe", ft_tmpdir());
+	fd = FT_SYS(open(probe, O_RDWR | O_CREAT | O_TRUNC, 0644));
+	if ((is_truncate ? ftruncate(fd, where) : pwrite(fd, "x", 1, where)) < 0)
+		e = errno;
+	close(fd);
+	unlink(probe);
+	return e;
+}
+
+static void t_efbig(void)
+{
+	struct statfs sf;
+	off_t t20 = 20ll << 40, t17 = 17ll << 40;
+	int raw_t, raw_w, fd;
+	ssize_t r;
+
+	FT_SYS(statfs(store, &sf));
+	raw_t = raw_errno(1, t20);
+	raw_w = raw_errno(0, t17);
+	ft_check("truncate to 20 TiB and pwrite at 17 TiB (req 40); backing f_type 0x%lx, raw "
+		 "gives %s / %s", (unsigned long)sf.f_type, raw_t ? strerror(raw_t) : "success",
+		 raw_w ? strerror(raw_w) : "success");
+	if (sf.f_type == EXT4_MAGIC)
+		FT_ASSERT(raw_t == EFBIG && raw_w == EFBIG, "raw ext4 did not give EFBIG");
+	else if (sf.f_type == TMPFS_MAGIC_)
+		FT_ASSERT(raw_t == 0 || raw_t == EFBIG, "raw tmpfs truncate: %s", strerror(raw_t));
+	ft_write_file(P("efbig"), "12345", 5, 0);
+	fd = FT_SYS(open(P("efbig"), O_RDWR));
+	errno = 0;
+	r = ftruncate(fd, t20);
+	FT_ASSERT((r < 0 ? errno : 0) == raw_t, "ftruncate 20T: got %s, backing fs gives %s",
+		  r < 0 ? strerror(errno) : "success", raw_t ? strerror(raw_t) : "success");
+	if (raw_t) {
+		FT_ASSERT(size_of("efbig") == 5, "size after failed truncate %lld",
+			  (long long)size_of("efbig"));
+		errno = 0;
+		r = truncate(P("efbig"), t20);
+		FT_ASSERT(r < 0 && errno == raw_t, "truncate(path) 20T: got %s",
+			  r < 0 ? strerror(errno) : "success");
+		FT_ASSERT(size_of("efbig") == 5, "size after failed truncate(path) %lld",
+			  (long long)size_of("efbig"));
+	} else {
+		FT_ASSERT(size_of("efbig") == t20, "size after truncate 20T %lld",
+			  (long long)size_of("efbig"));
+		FT_SYS(ftruncate(fd, 5));
+	}
+	errno = 0;
+	r = pwrite(fd, "x", 1, t17);
+	FT_ASSERT((r < 0 ? errno : 0) == raw_w, "pwrite at 17T: got %s, backing fs gives %s",
+		  r < 0 ? strerror(errno) : "success", raw_w ? strerror(raw_w) : "success");
+	if (raw_w)
+		FT_ASSERT(size_of("efbig") == 5, "size after failed pwrite %lld",
+			  (long long)size_of("efbig"));
+	else
+		FT_SYS(ftruncate(fd, 5));
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	expect_file("efbig", "12345", 5, "after the oversized calls");
+}
+
+static void v_efbig(const char *when)
+{
+	expect_file("efbig", "12345", 5, when);
+}
+
+static void t_superblock_hidden(void)
+{
+	char sb[PATH_MAX];
+	struct dirent *de;
+	uint8_t *before, *after;
+	size_t lb, la;
+	DIR *d;
+	int fd;
+
+	if (ft_fake())
+		return;
+	ft_check(".frozenfs is invisible in readdir and lookup and cannot be created");
+	snprintf(sb, sizeof(sb), "%s", B(".frozenfs"));
+	before = ft_read_file(sb, &lb);
+	d = opendir(m.mnt);
+	FT_ASSERT(d, "opendir: %s", strerror(errno));
+	while ((de = readdir(d)))
+		FT_ASSERT(strcmp(de->d_name, ".frozenfs") != 0, "readdir lists .frozenfs");
+	closedir(d);
+	FT_SYS_ERR(access(P(".frozenfs"), F_OK), ENOENT);
+	errno = 0;
+	fd = open(P(".frozenfs"), O_RDWR | O_CREAT, 0644);
+	FT_ASSERT(fd < 0, "creating .frozenfs in the mount succeeded");
+	ft_ok("creating .frozenfs fails (%s)", strerror(errno));
+	FT_ASSERT(mkdir(P(".frozenfs"), 0755) < 0, "mkdir .frozenfs succeeded");
+	FT_ASSERT(rename(P("rw"), P(".frozenfs")) < 0, "rename onto .frozenfs succeeded");
+	FT_ASSERT(symlink("x", P(".frozenfs")) < 0, "symlink .frozenfs succeeded");
+	after = ft_read_file(sb, &la);
+	FT_ASSERT(la == lb && memcmp(before, after, la) == 0, "the superblock changed");
+	ft_ok(".frozenfs hidden, not creatable, superblock unchanged");
+	free(before);
+	free(after);
+}
+
+static struct timespec mt_write;
+
+static void t_mtime(void)
+{
+	struct timespec before;
+	struct stat st;
+	int fd;
+
+	ft_check("mtime after a write: not earlier than the clock before it, stable after two "
+		 "flush intervals (req 37)");
+	ft_write_file(P("mtime"), "0123456789", 10, 1);
+	clock_gettime(CLOCK_REALTIME_COARSE, &before);
+	fd = FT_SYS(open(P("mtime"), O_WRONLY));
+	ft_pwrite_all(fd, "abc", 3, 4);
+	FT_SYS(fstat(fd, &st));
+	mt_write = st.st_mtim;
+	FT_ASSERT(mt_write.tv_sec > before.tv_sec ||
+		  (mt_write.tv_sec == before.tv_sec && mt_write.tv_nsec >= before.tv_nsec),
+		  "mtime %lld.%09ld is before the clock reading %lld.%09ld taken before the write",
+		  (long long)mt_write.tv_sec, mt_write.tv_nsec, (long long)before.tv_sec,
+		  before.tv_nsec);
+	FT_SYS(close(fd));
+	/* Not synchronization: we want wall-clock time to pass, so a flush would show. */
+	usleep(3 * FLUSH_MS * 1000);
+	FT_SYS(stat(P("mtime"), &st));
+	FT_ASSERT(st.st_mtim.tv_sec == mt_write.tv_sec && st.st_mtim.tv_nsec == mt_write.tv_nsec,
+		  "mtime moved from %lld.%09ld to %lld.%09ld after the flush",
+		  (long long)mt_write.tv_sec, mt_write.tv_nsec, (long long)st.st_mtim.tv_sec,
+		  st.st_mtim.tv_nsec);
+	ft_ok("mtime %lld.%09ld stable across flushes", (long long)mt_write.tv_sec,
+	      mt_write.tv_nsec);
+}
+
+static void v_mtime(const char *when)
+{
+	struct stat st;
+
+	FT_SYS(stat(P("mtime"), &st));
+	FT_ASSERT(st.st_mtim.tv_sec == mt_write.tv_sec && st.st_mtim.tv_nsec == mt_write.tv_nsec,
+		  "%s: mtime %lld.%09ld, was %lld.%09ld", when, (long long)st.st_mtim.tv_sec,
+		  st.st_mtim.tv_nsec, (long long)mt_write.tv_sec, mt_write.tv_nsec);
+	expect_file("mtime", "0123abc789", 10, when);
+}
+
+static void verify_all(const char *when)
+{
+	v_write_pwrite(when);
+	v_truncate(when);
+	v_otrunc(when);
+	v_append(when);
+	v_unlink_open(when);
+	v_rename_link_symlink_dirs(when);
+	v_xattr_attrs(when);
+	v_bigoffsets(when);
+	v_efbig(when);
+	v_mtime(when);
+}
+
+int main(int argc, char **argv)
+{
+	char mp[PATH_MAX];
+
+	ft_init(argc, argv);
+	snprintf(store, sizeof(store), "%s/store", ft_tmpdir());
+	snprintf(mp, sizeof(mp), "%s/mnt", ft_tmpdir());
+	ft_mount(&m, store, mp, OPTS);
+
+	t_write_pwrite();
+	t_truncate();
+	t_otrunc();
+	t_append();
+	t_unlink_open();
+	t_rename_link_symlink_dirs();
+	t_xattr_attrs();
+	t_statfs();
+	t_bigoffsets();
+	t_efbig();
+	t_superblock_hidden();
+	t_mtime();
+	verify_all("live");
+
+	ft_check("unmount, remount, verify everything");
+	ft_remount(&m);
+	verify_all("after remount");
+	t_superblock_hidden();
+	ft_remount(&m);
+	verify_all("after a second remount");
+	ft_umount(&m);
+	ft_ok("unmounted, daemon exited 0");
+	free(rw_data);
+	return ft_done();
+}
