@@ -1,0 +1,104 @@
+/*
+ * fs: the FUSE frontend of frozenfs (low-level libfuse 3.14 API).
+ *
+ * fs_main.c parses the command line, opens the store, mounts, runs the session loop and,
+ * once the loop has ended, drains the pipeline and exits with its verdict. fs_ops.c holds one
+ * handler per FUSE operation plus the inode table they share. This header is the contract
+ * between the two; nothing outside fs/ includes it.
+ *
+ * Threads: libfuse worker threads run the handlers; the pipeline's flusher (and sync threads)
+ * run the durability callbacks, which only reply to requests (they never take fs locks and
+ * never call back into the pipeline). The main thread sets up and tears down.
+ */
+#ifndef FROZENFS_FS_H
+#define FROZENFS_FS_H
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
+#include <fuse_lowlevel.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs_map.h"
+#include "pipeline.h"
+#include "store.h"
+
+#ifndef FROZENFS_VERSION
+#define FROZENFS_VERSION "unknown"
+#endif
+
+#define FS_ERRORS_REMOUNT_RO	0
+#define FS_ERRORS_CONTINUE	1
+
+/* Values taken from the command line; immutable once the session runs. */
+struct fs_opts {
+	const char *backing;		/* BACKING_DIR as given (realpath'd) */
+	const char *mountpoint;		/* MOUNTPOINT (realpath'd) */
+	size_t chunk_size;		/* only used when the store is created */
+	unsigned flush_interval_ms;
+	unsigned pool_mb;
+	unsigned sync_threads;		/* 0: pipeline default */
+	int sync_threads_set;
+	int errors;			/* FS_ERRORS_* */
+	int ro;				/* -o ro: refuse mutations (the kernel does too) */
+	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
+	int allow_other;
+	int default_permissions;
+	int foreground;
+	int debug;
+	int singlethread;
+	unsigned test_flush_delay_us;	/* hidden test hooks, see fs_main.c */
+	unsigned test_submit_delay_us;
+};
+
+struct fs_inode;
+
+/* The whole mount; the libfuse userdata. */
+struct fs {
+	struct fs_opts opts;
+	struct store *store;
+	struct pipeline *pipe;
+	struct fs_map map;
+	size_t chunk_size;		/* from the superblock */
+	int proc_fd;			/* O_PATH of /proc/self/fd, opened after daemonizing */
+	int as_root;			/* geteuid() == 0: chown new nodes to the caller */
+	double timeout;			/* attr and entry timeout, seconds */
+
+	/*
+	 * Set once, never cleared: by -o ro, or by a metadata failure with errors=remount-ro
+	 * (DURABILITY.md section 3 item 8). Relaxed: a mutation racing with the failure may
+	 * still go through, as it could have arrived a moment earlier.
+	 */
+	atomic_int readonly;
+	atomic_int meta_failed;		/* a metadata operation failed with EIO/EROFS */
+
+	/* Inode table: see fs_ops.c. */
+	pthread_mutex_t lock;		/* protects the table, counts and the idle list */
+	struct fs_inode **buckets;	/* protected by lock */
+	size_t nbuckets;		/* protected by lock */
+	size_t ninodes;			/* protected by lock */
+	struct fs_inode *idle;		/* protected by lock: forgotten, data not yet durable */
+	struct fs_inode *root;		/* FUSE_ROOT_ID; never freed before fs_inodes_fini() */
+};
+
+/* One handler per FUSE operation, fs_ops.c. */
+extern const struct fuse_lowlevel_ops fs_op_table;
+
+/*
+ * Creates the inode table and the root inode from the store's directory. Main thread,
+ * before the session runs. Returns 0 or -errno.
+ */
+int fs_inodes_init(struct fs *fs);
+
+/*
+ * After pipeline_stop(): logs every file left with a sticky error (name and detail), drops
+ * every pipeline file reference and frees the table. Returns the number of failed files.
+ */
+int fs_inodes_fini(struct fs *fs);
+
+/* Logging: stderr ("frozenfs: ...") in the foreground, syslog once daemonized. */
+void fs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,1993 @@
+/*
+ * fs_ops: one handler per FUSE operation, and the inode table they share.
+ *
+ * DESIGN
+ *
+ * Inodes. A struct fs_inode stands for one backing inode, keyed by its (st_dev, st_ino), and
+ * holds an O_PATH|O_NOFOLLOW fd to it: every backing access goes through that fd and the
+ * *at() calls, never through a joined path (a racing rename cannot redirect us). The FUSE
+ * node id is the struct's address (FUSE_ROOT_ID for the root), as in libfuse's
+ * example/passthrough_ll.c. Hard links share one fs_inode because they share (dev, ino).
+ *
+ * Pipeline files. A regular file gets one struct pipeline_file, attached on its first open,
+ * create or truncate and shared by every handle and every link (DURABILITY.md fact 7: fsync
+ * is per inode). Its backing fd is opened O_RDWR once, through /proc/self/fd on the O_PATH
+ * fd, and lives as long as the pipeline file (I5). When O_RDWR is refused (EACCES for a
+ * non-root daemon, EROFS) a read-only pipeline file is attached; a later write open replaces
+ * it (it never has anything queued, so no ordering is lost) and the old one is retired, not
+ * freed, because readers may still hold its pointer.
+ *
+ * Lifetime. An inode is referenced by the kernel's lookup count (nlookup), by open handles
+ * (nopen) and by children whose "dentry dirty" list names it as a parent (nref). When all
+ * three reach zero:
+ *   - a file whose pipeline file has a sticky error is kept forever, so the error survives
+ *     close, FORGET and reopen (DURABILITY.md section 3 items 5-7);
+ *   - a file with mutations not yet durable goes on the idle list and stays findable by
+ *     (dev, ino): a new lookup revives it with the same pipeline file, so a file reopened
+ *     quickly never gets a second pipeline file racing the first (I3). Idle inodes are freed
+ *     by reap_idle() once their data is durable;
+ *   - anything else is freed.
+ *
+ * Durability of names (DURABILITY.md section 2.3, requirement 27). create, mknod, mkdir,
+ * symlink, link and rename record the backing parent directories on the inode ("dentry
+ * dirty"); fsync/fsyncdir of that inode fsyncs them in the handler before waiting for the
+ * data, so the flusher thread is never blocked by a directory sync.
+ *
+ * Replies from other threads. FSYNC and O_SYNC/O_DSYNC WRITE start pipeline_wait_async() and
+ * return; the callback replies from the flusher thread (fact 8). Callbacks only reply: they
+ * take no fs lock and make no pipeline call.
+ *
+ * Locks. fs->lock protects the table, every inode's nlookup/nopen/nref/keep and the idle
+ * list. i->lock serializes attaching a pipeline file and protects the name, the dentry-dirty
+ * list and dentry_err. Order: i->lock before fs->lock; pipeline locks are innermost
+ * (pipeline_file_stat() is called under fs->lock). No lock is held across a reply.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+#include "fs.h"
+
+#define FS_NAME_LEN		64	/* last name of an inode, for messages (truncated) */
+#define FS_DIRTY_PARENTS	4	/* parents remembered per inode; beyond: syncfs */
+#define FS_MAX_WRITE		(1u << 20)
+#define FS_IDLE_REAP		16	/* idle inodes checked per FORGET/RELEASE */
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "fuse_ino_t must hold a pointer");
+
+struct fs_inode {
+	/* immutable after creation */
+	dev_t dev;
+	ino_t ino;
+	mode_t type;			/* S_IFMT bits */
+	int fd;				/* O_PATH | O_NOFOLLOW */
+
+	/* protected by fs->lock */
+	struct fs_inode *hnext;		/* hash chain */
+	struct fs_inode *inext;		/* idle list */
+	struct fs_inode *iprev;
+	bool idle;
+	bool keep;			/* sticky error seen: never freed before unmount */
+	uint64_t nlookup;
+	uint64_t nopen;
+	uint64_t nref;
+
+	pthread_mutex_t lock;
+	/* Published with release after the pipeline file is complete; loaded with acquire. */
+	_Atomic(struct pipeline_file *) pf;
+	atomic_int pf_rdonly;		/* the published pf was opened O_RDONLY */
+	struct pipeline_file *pf_retired;	/* protected by lock */
+	char name[FS_NAME_LEN];		/* protected by lock */
+	struct fs_inode *dparents[FS_DIRTY_PARENTS];	/* protected by lock; each holds nref */
+	int ndparents;			/* protected by lock */
+	bool dparents_overflow;		/* protected by lock: syncfs needed */
+	int dentry_err;			/* protected by lock: sticky parent fsync failure */
+
+	atomic_bool meta_dirty;		/* mode/owner/times/links changed since the last fsync */
+	atomic_bool err_logged;		/* relaxed: only limits logging to once */
+};
+
+struct fs_dir {
+	DIR *dp;
+	struct dirent *entry;		/* read but not yet returned */
+	off_t offset;
+};
+
+/* Context of an asynchronous durability wait; freed by the callback. */
+struct fs_wait {
+	fuse_req_t req;
+	size_t count;			/* WRITE: bytes to acknowledge */
+	bool is_write;
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct fs_inode *ino_get(struct fs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return fs->root;
+	return (struct fs_inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct fs *fs, struct fs_inode *i)
+{
+	return i == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)i;
+}
+
+static void fd_name(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "%d", fd);
+}
+
+static bool is_hidden(fuse_ino_t parent, const char *name)
+{
+	return parent == FUSE_ROOT_ID && strcmp(name, STORE_SB_NAME) == 0;
+}
+
+static void inode_name(struct fs_inode *i, char *buf, size_t len)
+{
+	pthread_mutex_lock(&i->lock);
+	snprintf(buf, len, "%s", i->name);
+	pthread_mutex_unlock(&i->lock);
+}
+
+static void inode_set_name(struct fs_inode *i, const char *name)
+{
+	pthread_mutex_lock(&i->lock);
+	snprintf(i->name, sizeof(i->name), "%s", name);
+	pthread_mutex_unlock(&i->lock);
+}
+
+static struct pipeline_file *inode_pf(struct fs_inode *i)
+{
+	return atomic_load_explicit(&i->pf, memory_order_acquire);
+}
+
+static int fs_check_writable(struct fs *fs)
+{
+	return atomic_load_explicit(&fs->readonly, memory_order_relaxed) ? -EROFS : 0;
+}
+
+/*
+ * A backing namespace or directory operation failed. EIO and EROFS mean the backing store
+ * can no longer be trusted with metadata: with errors=remount-ro every later mutation gets
+ * EROFS (DURABILITY.md section 3 item 8). Returns @err (a positive errno).
+ */
+static int meta_error(struct fs *fs, const char *op, const char *name, int err)
+{
+	if (err != EIO && err != EROFS)
+		return err;
+	if (!atomic_exchange_explicit(&fs->meta_failed, 1, memory_order_relaxed))
+		fs_log(LOG_ERR, "metadata failure: %s %s: %s", op, name, strerror(err));
+	if (fs->opts.errors == FS_ERRORS_REMOUNT_RO &&
+	    !atomic_exchange_explicit(&fs->readonly, 1, memory_order_relaxed))
+		fs_log(LOG_ERR, "errors=remount-ro: the mount is read-only from now on");
+	return err;
+}
+
+static void log_sticky(struct fs_inode *i, struct pipeline_file *pf)
+{
+	struct err_detail d;
+	char name[FS_NAME_LEN];
+	char msg[ERR_PATH_MAX + 128];
+
+	if (atomic_exchange_explicit(&i->err_logged, true, memory_order_relaxed))
+		return;
+	if (!pipeline_file_error(pf, &d))
+		return;
+	inode_name(i, name, sizeof(name));
+	if (d.code)
+		err_format(&d, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", strerror(EIO));
+	fs_log(LOG_ERR, "%s: data could not be made durable: %s", name, msg);
+}
+
+/* ---- inode table ------------------------------------------------------------------------- */
+
+static size_t hash_key(dev_t dev, ino_t ino, size_t nb)
+{
+	uint64_t x = (uint64_t)ino ^ ((uint64_t)dev << 32) ^ ((uint64_t)dev >> 32);
+
+	x *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(x >> 32) & (nb - 1);
+}
+
+/* fs->lock held. */
+static struct fs_inode *table_find(struct fs *fs, dev_t dev, ino_t ino)
+{
+	struct fs_inode *i;
+
+	for (i = fs->buckets[hash_key(dev, ino, fs->nbuckets)]; i; i = i->hnext)
+		if (i->dev == dev && i->ino == ino)
+			return i;
+	return NULL;
+}
+
+/* fs->lock held. Growing is best effort: a failed allocation keeps longer chains. */
+static void table_insert(struct fs *fs, struct fs_inode *i)
+{
+	size_t h;
+
+	if (fs->ninodes >= fs->nbuckets * 2) {
+		size_t nb = fs->nbuckets * 2, k;
+		struct fs_inode **b = calloc(nb, sizeof(*b));
+
+		if (b) {
+			for (k = 0; k < fs->nbuckets; k++) {
+				struct fs_inode *n, *next;
+
+				for (n = fs->buckets[k]; n; n = next) {
+					next = n->hnext;
+					h = hash_key(n->dev, n->ino, nb);
+					n->hnext = b[h];
+					b[h] = n;
+				}
+			}
+			free(fs->buckets);
+			fs->buckets = b;
+			fs->nbuckets = nb;
+		}
+	}
+	h = hash_key(i->dev, i->ino, fs->nbuckets);
+	i->hnext = fs->buckets[h];
+	fs->buckets[h] = i;
+	fs->ninodes++;
+}
+
+/* fs->lock held. */
+static void table_remove(struct fs *fs, struct fs_inode *i)
+{
+	struct fs_inode **pp = &fs->buckets[hash_key(i->dev, i->ino, fs->nbuckets)];
+
+	while (*pp && *pp != i)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = i->hnext;
+		fs->ninodes--;
+	}
+}
+
+/* fs->lock held. */
+static void idle_add(struct fs *fs, struct fs_inode *i)
+{
+	if (i->idle)
+		return;
+	i->idle = true;
+	i->iprev = NULL;
+	i->inext = fs->idle;
+	if (fs->idle)
+		fs->idle->iprev = i;
+	fs->idle = i;
+}
+
+/* fs->lock held. */
+static void idle_del(struct fs *fs, struct fs_inode *i)
+{
+	if (!i->idle)
+		return;
+	if (i->iprev)
+		i->iprev->inext = i->inext;
+	else
+		fs->idle = i->inext;
+	if (i->inext)
+		i->inext->iprev = i->iprev;
+	i->idle = false;
+	i->inext = i->iprev = NULL;
+}
+
+static struct fs_inode *inode_alloc(int fd, const struct stat *st, const char *name)
+{
+	struct fs_inode *i = calloc(1, sizeof(*i));
+
+	if (!i)
+		return NULL;
+	i->dev = st->st_dev;
+	i->ino = st->st_ino;
+	i->type = st->st_mode & S_IFMT;
+	i->fd = fd;
+	pthread_mutex_init(&i->lock, NULL);
+	atomic_init(&i->pf, NULL);
+	atomic_init(&i->pf_rdonly, 0);
+	atomic_init(&i->meta_dirty, false);
+	atomic_init(&i->err_logged, false);
+	snprintf(i->name, sizeof(i->name), "%s", name);
+	return i;
+}
+
+/* Frees an inode already out of the table; drops its parent references. No lock held. */
+static void inode_drop(struct fs *fs, struct fs_inode *i, uint64_t nlookup, uint64_t nopen,
+		       uint64_t nref);
+
+static void inode_free(struct fs *fs, struct fs_inode *i)
+{
+	struct pipeline_file *pf = inode_pf(i);
+	int k;
+
+	pipeline_file_put(pf);
+	pipeline_file_put(i->pf_retired);
+	if (i->fd >= 0)
+		close(i->fd);
+	for (k = 0; k < i->ndparents; k++)
+		inode_drop(fs, i->dparents[k], 0, 0, 1);
+	pthread_mutex_destroy(&i->lock);
+	free(i);
+}
+
+enum { KEEP, FREE };
+
+/*
+ * fs->lock held, @i unreferenced. Decides what happens to it (see Lifetime above) and, for
+ * FREE, unlinks it from the table and the idle list.
+ */
+static int inode_settle(struct fs *fs, struct fs_inode *i)
+{
+	struct pipeline_file *pf = inode_pf(i);
+
+	if (i == fs->root || i->keep)
+		return KEEP;
+	if (pf) {
+		struct pipeline_file_stat ps;
+
+		pipeline_file_stat(pf, &ps);
+		if (ps.error) {
+			i->keep = true;
+			idle_del(fs, i);
+			return KEEP;
+		}
+		if (ps.queued_chunks || ps.durable_ticket < ps.ticket) {
+			idle_add(fs, i);
+			return KEEP;
+		}
+	}
+	idle_del(fs, i);
+	table_remove(fs, i);
+	return FREE;
+}
+
+static void inode_drop(struct fs *fs, struct fs_inode *i, uint64_t nlookup, uint64_t nopen,
+		       uint64_t nref)
+{
+	int verdict = KEEP;
+
+	if (!i)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	i->nlookup -= nlookup < i->nlookup ? nlookup : i->nlookup;
+	i->nopen -= nopen < i->nopen ? nopen : i->nopen;
+	i->nref -= nref < i->nref ? nref : i->nref;
+	if (!i->nlookup && !i->nopen && !i->nref)
+		verdict = inode_settle(fs, i);
+	pthread_mutex_unlock(&fs->lock);
+	if (verdict == FREE)
+		inode_free(fs, i);
+}
+
+/* Frees up to @max idle inodes whose data has become durable. */
+static void reap_idle(struct fs *fs, int max)
+{
+	struct fs_inode *i, *next, *dead = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	for (i = fs->idle; i && max > 0; i = next, max--) {
+		next = i->inext;
+		if (i->nlookup || i->nopen || i->nref) {
+			idle_del(fs, i);	/* revived; settled again when dropped */
+			continue;
+		}
+		if (inode_settle(fs, i) == FREE) {
+			i->inext = dead;
+			dead = i;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (i = dead; i; i = next) {
+		next = i->inext;
+		inode_free(fs, i);
+	}
+}
+
+/*
+ * Finds or creates the inode for backing fd @fd (O_PATH, consumed) with attributes @st and
+ * takes one lookup reference. Returns it, or NULL (ENOMEM).
+ */
+static struct fs_inode *inode_get(struct fs *fs, int fd, const struct stat *st,
+				  const char *name)
+{
+	struct fs_inode *i, *fresh = NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&fs->lock);
+		i = table_find(fs, st->st_dev, st->st_ino);
+		if (i) {
+			i->nlookup++;
+			idle_del(fs, i);
+			pthread_mutex_unlock(&fs->lock);
+			close(fd);
+			if (fresh) {
+				fresh->fd = -1;
+				inode_free(fs, fresh);
+			}
+			return i;
+		}
+		if (fresh) {
+			fresh->nlookup = 1;
+			table_insert(fs, fresh);
+			pthread_mutex_unlock(&fs->lock);
+			return fresh;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		/* Allocate unlocked, then look again: another thread may have won. */
+		fresh = inode_alloc(fd, st, name);
+		if (!fresh) {
+			close(fd);
+			return NULL;
+		}
+	}
+}
+
+/* Takes an nref on the inode of (@dev, @ino) if it is in the table; NULL if not. */
+static struct fs_inode *inode_pin(struct fs *fs, dev_t dev, ino_t ino)
+{
+	struct fs_inode *i;
+
+	pthread_mutex_lock(&fs->lock);
+	i = table_find(fs, dev, ino);
+	if (i)
+		i->nref++;
+	pthread_mutex_unlock(&fs->lock);
+	return i;
+}
+
+int fs_inodes_init(struct fs *fs)
+{
+	struct stat st;
+	int fd;
+
+	pthread_mutex_init(&fs->lock, NULL);
+	fs->nbuckets = 1024;
+	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
+	if (!fs->buckets)
+		return -ENOMEM;
+	fd = openat(store_dirfd(fs->store), ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	fs->root = inode_alloc(fd, &st, "/");
+	if (!fs->root) {
+		close(fd);
+		return -ENOMEM;
+	}
+	fs->root->nlookup = 1;
+	table_insert(fs, fs->root);
+	return 0;
+}
+
+int fs_inodes_fini(struct fs *fs)
+{
+	size_t k;
+	int failed = 0;
+
+	if (!fs->buckets)
+		return 0;
+	for (k = 0; k < fs->nbuckets; k++) {
+		struct fs_inode *i, *next;
+
+		for (i = fs->buckets[k]; i; i = next) {
+			struct pipeline_file *pf = inode_pf(i);
+
+			next = i->hnext;
+			if (pf && pipeline_file_error(pf, NULL)) {
+				atomic_store_explicit(&i->err_logged, false, memory_order_relaxed);
+				log_sticky(i, pf);
+				failed++;
+			}
+			/* Parents are freed by this loop too: forget the references. */
+			i->ndparents = 0;
+			inode_free(fs, i);
+		}
+	}
+	free(fs->buckets);
+	fs->buckets = NULL;
+	fs->root = NULL;
+	pthread_mutex_destroy(&fs->lock);
+	return failed;
+}
+
+/* ---- pipeline files ---------------------------------------------------------------------- */
+
+/*
+ * Returns the inode's pipeline file, attaching one if needed. @need_write asks for one whose
+ * backing fd is writable (-EACCES/-EROFS if that cannot be had). @fd, if >= 0, is an O_RDWR
+ * fd of the backing file to use (consumed).
+ */
+static int inode_attach(struct fs *fs, struct fs_inode *i, bool need_write, int fd,
+			struct pipeline_file **out)
+{
+	struct pipeline_file *pf = inode_pf(i), *old;
+	struct chunk_file *cf;
+	char buf[32];
+	int rdonly = 0, rc;
+
+	if (pf && !need_write && fd < 0) {
+		*out = pf;
+		return 0;
+	}
+	if (!S_ISREG(i->type)) {
+		if (fd >= 0)
+			close(fd);
+		return S_ISDIR(i->type) ? -EISDIR : -EINVAL;
+	}
+	pthread_mutex_lock(&i->lock);
+	old = inode_pf(i);
+	if (old && !(need_write && atomic_load_explicit(&i->pf_rdonly, memory_order_relaxed))) {
+		pthread_mutex_unlock(&i->lock);
+		if (fd >= 0)
+			close(fd);
+		*out = old;
+		return 0;
+	}
+	if (fd < 0) {
+		fd_name(buf, sizeof(buf), i->fd);
+		/* Never O_APPEND/O_TRUNC/O_DIRECT/O_SYNC: DURABILITY.md requirement 6. */
+		fd = openat(fs->proc_fd, buf, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM) &&
+		    !need_write) {
+			fd = openat(fs->proc_fd, buf, O_RDONLY | O_CLOEXEC);
+			rdonly = 1;
+		}
+		if (fd < 0) {
+			rc = -errno;
+			pthread_mutex_unlock(&i->lock);
+			return rc;
+		}
+	}
+	rc = chunk_file_adopt(NULL, fd, i->name, fs->chunk_size, 0, &cf);
+	if (rc < 0) {
+		close(fd);
+		pthread_mutex_unlock(&i->lock);
+		return rc;
+	}
+	rc = pipeline_file_attach(fs->pipe, cf, &pf);
+	if (rc < 0) {
+		chunk_file_close(cf);
+		pthread_mutex_unlock(&i->lock);
+		return rc;
+	}
+	if (old) {
+		/* A read-only predecessor has nothing queued; readers may still use it. */
+		pipeline_file_put(i->pf_retired);
+		i->pf_retired = old;
+	}
+	atomic_store_explicit(&i->pf_rdonly, rdonly, memory_order_relaxed);
+	atomic_store_explicit(&i->pf, pf, memory_order_release);
+	pthread_mutex_unlock(&i->lock);
+	*out = pf;
+	return 0;
+}
+
+/* ---- attributes -------------------------------------------------------------------------- */
+
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/*
+ * Overrides what the backing fstat cannot know yet: size and mtime including queued
+ * operations (DURABILITY.md fact 6, requirement 32) and the blocks they will take.
+ */
+static void stat_fix(struct fs *fs, struct fs_inode *i, struct stat *st)
+{
+	struct pipeline_file *pf = inode_pf(i);
+
+	if (pf && S_ISREG(st->st_mode)) {
+		struct pipeline_file_stat ps;
+
+		pipeline_file_stat(pf, &ps);
+		st->st_size = (off_t)ps.size;
+		if (ps.mtime.tv_nsec != UTIME_OMIT) {
+			st->st_mtim = ps.mtime;
+			if (ts_after(&ps.mtime, &st->st_ctim))
+				st->st_ctim = ps.mtime;
+		}
+		st->st_blocks += (blkcnt_t)(ps.queued_chunks * (fs->chunk_size / 512));
+	}
+	st->st_blksize = (blksize_t)(fs->chunk_size < FS_MAX_WRITE ? fs->chunk_size
+								    : FS_MAX_WRITE);
+}
+
+static int inode_stat(struct fs *fs, struct fs_inode *i, struct stat *st)
+{
+	if (fstatat(i->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	stat_fix(fs, i, st);
+	return 0;
+}
+
+static void entry_fill(struct fs *fs, struct fs_inode *i, const struct stat *st,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino_of(fs, i);
+	e->attr = *st;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+}
+
+/* Opens @name in @parent as O_PATH and stats it. Returns 0 or -errno. */
+static int open_path(struct fs_inode *parent, const char *name, int *fd, struct stat *st)
+{
+	*fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = -errno;
+
+		close(*fd);
+		return e;
+	}
+	return 0;
+}
+
+/* Looks up @name in @parent and takes a lookup reference on the result. */
+static int do_lookup(struct fs *fs, struct fs_inode *parent, const char *name,
+		     struct fuse_entry_param *e, struct fs_inode **out)
+{
+	struct fs_inode *i;
+	struct stat st;
+	int fd, rc;
+
+	rc = open_path(parent, name, &fd, &st);
+	if (rc < 0)
+		return rc;
+	i = inode_get(fs, fd, &st, name);
+	if (!i)
+		return -ENOMEM;
+	stat_fix(fs, i, &st);
+	entry_fill(fs, i, &st, e);
+	if (out)
+		*out = i;
+	return 0;
+}
+
+/* ---- names and their durability ---------------------------------------------------------- */
+
+/* Records @dir as a backing directory to fsync before an fsync of @i completes. */
+static void mark_dentry_dirty(struct fs *fs, struct fs_inode *i, struct fs_inode *dir)
+{
+	int k;
+
+	pthread_mutex_lock(&i->lock);
+	for (k = 0; k < i->ndparents; k++)
+		if (i->dparents[k] == dir)
+			break;
+	if (k == i->ndparents) {
+		if (i->ndparents < FS_DIRTY_PARENTS) {
+			pthread_mutex_lock(&fs->lock);
+			dir->nref++;
+			pthread_mutex_unlock(&fs->lock);
+			i->dparents[i->ndparents++] = dir;
+		} else {
+			i->dparents_overflow = true;
+		}
+	}
+	pthread_mutex_unlock(&i->lock);
+}
+
+static int fsync_dir_fd(int opath_fd)
+{
+	int fd = openat(opath_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * fsyncs the backing parents recorded by mark_dentry_dirty() (DURABILITY.md requirement 27).
+ * A failure is sticky for the inode and counts as a metadata failure. Runs in the FSYNC
+ * handler itself: the kernel holds the inode lock during FSYNC, so two of these never run
+ * for one inode at once.
+ */
+static int sync_dentry(struct fs *fs, struct fs_inode *i)
+{
+	struct fs_inode *dirs[FS_DIRTY_PARENTS];
+	char name[FS_NAME_LEN];
+	bool overflow;
+	int n, k, rc = 0;
+
+	pthread_mutex_lock(&i->lock);
+	if (i->dentry_err) {
+		rc = i->dentry_err;
+		pthread_mutex_unlock(&i->lock);
+		return rc;
+	}
+	n = i->ndparents;
+	memcpy(dirs, i->dparents, sizeof(dirs));
+	overflow = i->dparents_overflow;
+	i->ndparents = 0;
+	i->dparents_overflow = false;
+	snprintf(name, sizeof(name), "%s", i->name);
+	pthread_mutex_unlock(&i->lock);
+
+	if (n == 0 && !overflow)
+		return 0;
+	if (atomic_load_explicit(&fs->meta_failed, memory_order_relaxed))
+		rc = -EIO;	/* its name may be among what failed to persist */
+	for (k = 0; k < n && !rc; k++)
+		rc = fsync_dir_fd(dirs[k]->fd);
+	if (!rc && overflow && syncfs(store_dirfd(fs->store)) < 0)
+		rc = -errno;
+	if (rc) {
+		meta_error(fs, "fsync of parent directory of", name, -rc);
+		pthread_mutex_lock(&i->lock);
+		i->dentry_err = -EIO;
+		pthread_mutex_unlock(&i->lock);
+		rc = -EIO;
+	}
+	for (k = 0; k < n; k++)
+		inode_drop(fs, dirs[k], 0, 0, 1);
+	return rc;
+}
+
+/*
+ * As root (allow_other), a new node belongs to the caller, not to the daemon. The group is
+ * the caller's unless the parent is set-group-ID (then the backing FS already chose it).
+ */
+static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int fd,
+		     mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat pst;
+	gid_t gid;
+	char buf[32];
+
+	if (!fs->as_root || (ctx->uid == 0 && ctx->gid == 0))
+		return 0;
+	gid = ctx->gid;
+	if (fstatat(parent->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	if (fchownat(fd, "", ctx->uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	/* chown clears set-user/group-ID bits on non-directories; put back what was asked. */
+	if ((mode & (S_ISUID | S_ISGID)) && !S_ISDIR(mode) && !S_ISLNK(mode)) {
+		fd_name(buf, sizeof(buf), fd);
+		if (fchmodat(fs->proc_fd, buf, mode & 07777, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Write-through only: DURABILITY.md fact 4 and requirement 2. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* No flock/getlk/setlk handlers: the kernel keeps locks locally. */
+	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* libfuse derives max_pages from max_write (1 MiB: 256 pages) and sizes its buffers. */
+	conn->max_write = FS_MAX_WRITE;
+	/*
+	 * max_readahead can only lower the kernel's proposal (the bdi default), so it is left
+	 * alone; raising it needs /sys/class/bdi/<dev>/read_ahead_kb after the mount.
+	 */
+	if (conn->max_background < 64)
+		conn->max_background = 64;
+	if (conn->congestion_threshold < 48)
+		conn->congestion_threshold = 48;
+	conn->time_gran = 1;
+}
+
+static void fs_op_destroy(void *userdata)
+{
+	/* The pipeline is drained by main() once the session loop has ended. */
+	(void)userdata;
+}
+
+/* ---- lookups ------------------------------------------------------------------------------- */
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	int rc;
+
+	if (is_hidden(parent, name)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = do_lookup(fs, ino_get(fs, parent), name, &e, NULL);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+
+	inode_drop(fs, ino_get(fs, ino), nlookup, 0, 0);
+	reap_idle(fs, FS_IDLE_REAP);
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+	size_t k;
+
+	for (k = 0; k < count; k++)
+		inode_drop(fs, ino_get(fs, forgets[k].ino), forgets[k].nlookup, 0, 0);
+	reap_idle(fs, FS_IDLE_REAP);
+	fuse_reply_none(req);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = inode_stat(fs, ino_get(fs, ino), &st);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static int set_times(struct fs *fs, struct fs_inode *i, const struct stat *attr, int valid)
+{
+	struct timespec tv[2], now;
+	struct pipeline_file *pf;
+	char buf[32];
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	tv[0].tv_sec = tv[1].tv_sec = 0;
+	tv[0].tv_nsec = tv[1].tv_nsec = UTIME_OMIT;
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0] = now;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	/* An explicit "now" so the logical mtime below equals the backing one. */
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1] = now;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+	if (S_ISLNK(i->type)) {
+		r = utimensat(i->fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		if (r < 0 && errno == EINVAL)
+			return -EOPNOTSUPP;
+	} else {
+		fd_name(buf, sizeof(buf), i->fd);
+		r = utimensat(fs->proc_fd, buf, tv, 0);
+	}
+	if (r < 0)
+		return -errno;
+	/* Else the flusher would later persist the older logical mtime over this one. */
+	pf = inode_pf(i);
+	if (pf && tv[1].tv_nsec != UTIME_OMIT)
+		pipeline_file_set_mtime(pf, &tv[1]);
+	return 0;
+}
+
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf = NULL;
+	struct stat st;
+	char buf[32];
+	int rc = 0;
+
+	(void)fi;	/* truncate is per inode, with or without a handle (fact 7) */
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		     FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		rc = fs_check_writable(fs);
+		if (rc < 0)
+			goto out;
+	}
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if (S_ISLNK(i->type)) {
+			rc = -EOPNOTSUPP;
+			goto out;
+		}
+		fd_name(buf, sizeof(buf), i->fd);
+		if (fchmodat(fs->proc_fd, buf, attr->st_mode & 07777, 0) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(i->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		/* Through the inode's ordered stream: DURABILITY.md I3, requirement 8. */
+		rc = inode_attach(fs, i, true, -1, &pf);
+		if (rc == 0 && atomic_load_explicit(&i->pf_rdonly, memory_order_relaxed))
+			rc = -EACCES;
+		if (rc == 0)
+			rc = pipeline_truncate(pf, (uint64_t)attr->st_size, NULL);
+		if (rc < 0) {
+			if (rc != -EFBIG && pf && pipeline_file_error(pf, NULL))
+				log_sticky(i, pf);
+			goto out;
+		}
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		     FUSE_SET_ATTR_MTIME_NOW)) {
+		rc = set_times(fs, i, attr, valid);
+		if (rc < 0)
+			goto out;
+		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	}
+	rc = inode_stat(fs, i, &st);
+out:
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	char buf[PATH_MAX + 1];
+	ssize_t n;
+
+	n = readlinkat(ino_get(fs, ino)->fd, "", buf, sizeof(buf));
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if ((size_t)n == sizeof(buf)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* ---- namespace --------------------------------------------------------------------------- */
+
+/* mknod, mkdir and symlink: create, own, look up, remember the parent for fsync. */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      dev_t rdev, const char *link)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *dir = ino_get(fs, parent), *i;
+	struct fuse_entry_param e;
+	struct stat st;
+	const char *op;
+	int fd, r, rc;
+
+	if (is_hidden(parent, name)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = fs_check_writable(fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (link) {
+		op = "symlink";
+		r = symlinkat(link, dir->fd, name);
+		mode = S_IFLNK | 0777;
+	} else if (S_ISDIR(mode)) {
+		op = "mkdir";
+		r = mkdirat(dir->fd, name, mode & 07777);
+	} else {
+		op = "mknod";
+		r = mknodat(dir->fd, name, mode, rdev);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, meta_error(fs, op, name, errno));
+		return;
+	}
+	rc = open_path(dir, name, &fd, &st);
+	if (rc == 0) {
+		rc = set_owner(req, fs, dir, fd, mode);
+		if (rc == 0 && fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -errno;
+		if (rc < 0)
+			close(fd);
+	}
+	if (rc < 0) {
+		/* Do not leave a node owned by the wrong user behind. */
+		unlinkat(dir->fd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	i = inode_get(fs, fd, &st, name);
+	if (!i) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	mark_dentry_dirty(fs, i, dir);
+	stat_fix(fs, i, &st);
+	entry_fill(fs, i, &st, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		inode_drop(fs, i, 1, 0, 0);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			dev_t rdev)
+{
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
+{
+	make_node(req, parent, name, S_IFLNK, 0, link);
+}
+
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino), *dir = ino_get(fs, newparent);
+	struct fuse_entry_param e;
+	struct stat st;
+	char buf[32];
+	int r, rc;
+
+	if (is_hidden(newparent, newname)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = fs_check_writable(fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fs->as_root) {
+		r = linkat(i->fd, "", dir->fd, newname, AT_EMPTY_PATH);
+	} else {
+		fd_name(buf, sizeof(buf), i->fd);
+		r = linkat(fs->proc_fd, buf, dir->fd, newname, AT_SYMLINK_FOLLOW);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, meta_error(fs, "link", newname, errno));
+		return;
+	}
+	rc = inode_stat(fs, i, &st);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	i->nlookup++;
+	pthread_mutex_unlock(&fs->lock);
+	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);	/* st_nlink */
+	mark_dentry_dirty(fs, i, dir);
+	entry_fill(fs, i, &st, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		inode_drop(fs, i, 1, 0, 0);
+}
+
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
+{
+	struct fs *fs = fs_of(req);
+	int rc;
+
+	if (is_hidden(parent, name)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = fs_check_writable(fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (unlinkat(ino_get(fs, parent)->fd, name, flags) < 0) {
+		fuse_reply_err(req, meta_error(fs, flags ? "rmdir" : "unlink",
+						name, errno));
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 0);
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, AT_REMOVEDIR);
+}
+
+/* The table's inode for @name in @dir, pinned (nref), or NULL. */
+static struct fs_inode *pin_name(struct fs *fs, struct fs_inode *dir, const char *name,
+				 bool *exists)
+{
+	struct stat st;
+
+	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		*exists = false;
+		return NULL;
+	}
+	*exists = true;
+	return inode_pin(fs, st.st_dev, st.st_ino);
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *dir = ino_get(fs, parent), *ndir = ino_get(fs, newparent);
+	struct fs_inode *src, *dst = NULL;
+	struct pipeline_file *pf;
+	bool src_exists, dst_exists;
+	int rc;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (is_hidden(parent, name) || is_hidden(newparent, newname)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = fs_check_writable(fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	src = pin_name(fs, dir, name, &src_exists);
+	dst = pin_name(fs, ndir, newname, &dst_exists);
+	if (!(flags & RENAME_EXCHANGE)) {
+		inode_drop(fs, dst, 0, 0, 1);	/* replaced, not moved */
+		dst = NULL;
+	}
+	/*
+	 * "Write temp, rename over": the source's queued chunks reach the backing file before
+	 * the rename does, so the backing FS's replace-via-rename protection (ext4
+	 * auto_da_alloc) covers them (DURABILITY.md section 2.3, requirement 28). The pipeline
+	 * offers no write-without-sync, so this waits for durability, which is stronger.
+	 */
+	pf = src ? inode_pf(src) : NULL;
+	if (pf && dst_exists && !(flags & RENAME_EXCHANGE)) {
+		struct pipeline_file_stat ps;
+
+		pipeline_file_stat(pf, &ps);
+		if (ps.durable_ticket < ps.ticket && !ps.error)
+			pipeline_wait(pf, ps.ticket, 0);	/* a failure stays sticky on src */
+	}
+	if (renameat2(dir->fd, name, ndir->fd, newname, flags) < 0) {
+		rc = meta_error(fs, "rename", name, errno);
+		goto out;
+	}
+	if (src) {
+		inode_set_name(src, newname);
+		mark_dentry_dirty(fs, src, dir);
+		if (ndir != dir)
+			mark_dentry_dirty(fs, src, ndir);
+	}
+	if (dst) {
+		inode_set_name(dst, name);
+		mark_dentry_dirty(fs, dst, ndir);
+		if (ndir != dir)
+			mark_dentry_dirty(fs, dst, dir);
+	}
+	rc = 0;
+out:
+	inode_drop(fs, src, 0, 0, 1);
+	inode_drop(fs, dst, 0, 0, 1);
+	fuse_reply_err(req, rc);
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
+{
+	fi->fh = 0;
+	if (fs->opts.direct_io) {
+		fi->direct_io = 1;
+	} else {
+		/* Nobody else changes the backing store while it is mounted. */
+		fi->keep_cache = 1;
+	}
+}
+
+/*
+ * The open part shared by OPEN and CREATE-of-an-existing-file: attach the pipeline file,
+ * apply O_TRUNC through the ordered stream (DURABILITY.md requirement 7) and count the
+ * handle. O_APPEND, O_SYNC, O_DSYNC and O_DIRECT are the kernel's and the WRITE handler's
+ * business; none of them reaches a backing open.
+ */
+static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *fi)
+{
+	struct pipeline_file *pf;
+	bool want_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	int rc;
+
+	if (want_write) {
+		rc = fs_check_writable(fs);
+		if (rc < 0)
+			return rc;
+	}
+	rc = inode_attach(fs, i, want_write, -1, &pf);
+	if (rc < 0)
+		return rc;
+	if (fi->flags & O_TRUNC) {
+		rc = pipeline_truncate(pf, 0, NULL);
+		if (rc < 0) {
+			if (pipeline_file_error(pf, NULL))
+				log_sticky(i, pf);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&fs->lock);
+	i->nopen++;
+	pthread_mutex_unlock(&fs->lock);
+	set_open_flags(fs, fi);
+	return 0;
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	int rc;
+
+	rc = open_inode(fs, i, fi);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fuse_reply_open(req, fi) != 0)
+		inode_drop(fs, i, 0, 1, 0);	/* interrupted: no RELEASE will come */
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			 struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *dir = ino_get(fs, parent), *i;
+	struct pipeline_file *pf;
+	struct fuse_entry_param e;
+	struct stat st;
+	char buf[32];
+	int fd, pfd = -1, rc;
+
+	if (is_hidden(parent, name)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = fs_check_writable(fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fd = openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+		    mode & 07777);
+	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+		/* Lost a race with another creator: open(O_CREAT) opens what is there. */
+		rc = do_lookup(fs, dir, name, &e, &i);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		rc = open_inode(fs, i, fi);
+		if (rc < 0) {
+			inode_drop(fs, i, 1, 0, 0);
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		if (fuse_reply_create(req, &e, fi) != 0)
+			inode_drop(fs, i, 1, 1, 0);
+		return;
+	}
+	if (fd < 0) {
+		fuse_reply_err(req, meta_error(fs, "create", name, errno));
+		return;
+	}
+	rc = set_owner(req, fs, dir, fd, S_IFREG | mode);
+	if (rc == 0 && fstat(fd, &st) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		fd_name(buf, sizeof(buf), fd);
+		pfd = openat(fs->proc_fd, buf, O_PATH | O_CLOEXEC);
+		if (pfd < 0)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		close(fd);
+		unlinkat(dir->fd, name, 0);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	i = inode_get(fs, pfd, &st, name);
+	if (!i) {
+		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	mark_dentry_dirty(fs, i, dir);
+	rc = inode_attach(fs, i, true, fd, &pf);
+	if (rc < 0) {
+		inode_drop(fs, i, 1, 0, 0);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	i->nopen++;
+	pthread_mutex_unlock(&fs->lock);
+	set_open_flags(fs, fi);
+	stat_fix(fs, i, &st);
+	entry_fill(fs, i, &st, &e);
+	if (fuse_reply_create(req, &e, fi) != 0)
+		inode_drop(fs, i, 1, 1, 0);
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct pipeline_file *pf = inode_pf(ino_get(fs, ino));
+	ssize_t n;
+	char *buf;
+
+	(void)fi;
+	if (!pf) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (size == 0 || off < 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Full length except at EOF, holes as zeros: DURABILITY.md fact 6, requirement 31. */
+	n = pipeline_read(pf, (uint64_t)off, buf, size);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+/* Runs on the flusher (or a sync) thread: reply only. */
+static void wait_done(void *arg, int rc)
+{
+	struct fs_wait *w = arg;
+
+	if (rc < 0)
+		fuse_reply_err(w->req, -rc);
+	else if (w->is_write)
+		fuse_reply_write(w->req, w->count);
+	else
+		fuse_reply_err(w->req, 0);
+	free(w);
+}
+
+/*
+ * Replies to @req once @ticket of @pf is durable (or failed), from the flusher thread when
+ * it is not known yet. @is_write: reply fuse_reply_write(@count) on success.
+ */
+static void reply_when_durable(fuse_req_t req, struct pipeline_file *pf, uint64_t ticket,
+			       unsigned flags, bool is_write, size_t count)
+{
+	struct fs_wait *w = malloc(sizeof(*w));
+	int rc;
+
+	if (w) {
+		w->req = req;
+		w->count = count;
+		w->is_write = is_write;
+		rc = pipeline_wait_async(pf, ticket, flags, wait_done, w);
+		if (rc == PIPELINE_PENDING)
+			return;
+		free(w);
+	} else {
+		rc = pipeline_wait(pf, ticket, flags);	/* no memory: block this worker */
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (is_write)
+		fuse_reply_write(req, count);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+			off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf = inode_pf(i);
+	struct fs_map_iter it;
+	struct fs_map_piece p;
+	uint64_t ticket = 0, t;
+	size_t done = 0;
+	int rc;
+
+	rc = fs_check_writable(fs);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!pf || atomic_load_explicit(&i->pf_rdonly, memory_order_relaxed)) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = fs_map_check_range((uint64_t)off, size);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_map_iter_init(&it, &fs->map, (uint64_t)off, size);
+	while (fs_map_next(&it, &p)) {
+		rc = pipeline_write(pf, p.index, p.off, buf + done, p.len, &t);
+		if (rc < 0)
+			break;
+		ticket = t;
+		done += p.len;
+	}
+	if (done == 0) {
+		if (rc == -EIO && pipeline_file_error(pf, NULL))
+			log_sticky(i, pf);
+		fuse_reply_err(req, rc < 0 ? -rc : EIO);
+		return;
+	}
+	/*
+	 * O_SYNC/O_DSYNC: with direct_io the kernel sends no FSYNC after the write (fact 5),
+	 * so the write itself waits for its epoch (requirement 5). fi->flags carries the
+	 * per-write IOCB_SYNC/IOCB_DSYNC too (RWF_SYNC/RWF_DSYNC).
+	 */
+	if (fi->flags & O_DSYNC) {
+		unsigned flags = (fi->flags & O_SYNC) == O_SYNC ? PIPELINE_FSYNC : 0;
+
+		reply_when_durable(req, pf, ticket, flags, true, done);
+		return;
+	}
+	fuse_reply_write(req, done);
+}
+
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf = inode_pf(i);
+	int e = 0;
+
+	(void)fi;
+	/* close(2) reports the sticky error, without waiting (DURABILITY.md section 3 #10). */
+	if (pf) {
+		e = pipeline_file_error(pf, NULL);
+		if (e)
+			log_sticky(i, pf);
+	}
+	fuse_reply_err(req, -e);
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+
+	(void)fi;
+	/* Cleanup only; errors were reported by FLUSH and FSYNC. */
+	inode_drop(fs, ino_get(fs, ino), 0, 1, 0);
+	reap_idle(fs, FS_IDLE_REAP);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf = inode_pf(i);
+	uint64_t ticket;
+	unsigned flags;
+	char buf[32];
+	int rc, fd;
+
+	(void)fi;
+	if (pf) {
+		rc = pipeline_file_error(pf, NULL);
+		if (rc) {
+			log_sticky(i, pf);
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
+	/* The name first, synchronously here; the flusher must never wait for it. */
+	rc = sync_dentry(fs, i);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!pf) {
+		/* Never written through us: only metadata can be pending. */
+		if (datasync || !atomic_exchange_explicit(&i->meta_dirty, false,
+							  memory_order_relaxed)) {
+			fuse_reply_err(req, 0);
+			return;
+		}
+		fd_name(buf, sizeof(buf), i->fd);
+		fd = openat(fs->proc_fd, buf, O_RDONLY | O_CLOEXEC);
+		rc = 0;
+		if (fd < 0 || fsync(fd) < 0)
+			rc = errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc)
+			atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		fuse_reply_err(req, rc);
+		return;
+	}
+	if (!datasync && atomic_exchange_explicit(&i->meta_dirty, false, memory_order_relaxed))
+		ticket = pipeline_file_touch_meta(pf);
+	else
+		ticket = pipeline_file_ticket(pf);
+	flags = datasync ? 0 : PIPELINE_FSYNC;
+	/* Never ENOSYS (fact 1); replied from the flusher (fact 8, requirement 3). */
+	reply_when_durable(req, pf, ticket, flags, false, 0);
+}
+
+static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf;
+	uint64_t end;
+	int rc;
+
+	(void)fi;
+	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = fs_check_writable(fs);
+	if (rc == 0)
+		rc = fs_map_check_range((uint64_t)off, (uint64_t)len);
+	if (rc == 0)
+		rc = inode_attach(fs, i, true, -1, &pf);
+	if (rc == 0 && atomic_load_explicit(&i->pf_rdonly, memory_order_relaxed))
+		rc = -EBADF;
+	if (rc == 0 && pipeline_file_error(pf, NULL)) {
+		log_sticky(i, pf);
+		rc = -EIO;	/* fail-stop (DURABILITY.md section 3 item 5) */
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	end = (uint64_t)off + (uint64_t)len;
+	if (mode == 0) {
+		rc = chunk_file_check_size(pipeline_file_chunk(pf), end);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
+	/* Reserve without touching the backing length; the size goes through the stream. */
+	rc = chunk_file_fallocate(pipeline_file_chunk(pf), FALLOC_FL_KEEP_SIZE, (uint64_t)off,
+				  (uint64_t)len);
+	/*
+	 * The kernel holds the inode lock across FALLOCATE, WRITE and SETATTR, so no size
+	 * change slips in between this check and the truncate.
+	 */
+	if (rc == 0 && mode == 0 && end > pipeline_file_size(pf))
+		rc = pipeline_truncate(pf, end, NULL);
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- directories ------------------------------------------------------------------------- */
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct fs_dir *d = calloc(1, sizeof(*d));
+	int fd, e;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fd = openat(i->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		free(d);
+		fuse_reply_err(req, e);
+		return;
+	}
+	d->dp = fdopendir(fd);
+	if (!d->dp) {
+		e = errno;
+		close(fd);
+		free(d);
+		fuse_reply_err(req, e);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	i->nopen++;
+	pthread_mutex_unlock(&fs->lock);
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0) {
+		closedir(d->dp);
+		free(d);
+		inode_drop(fs, i, 0, 1, 0);
+	}
+}
+
+static bool is_dot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *dir = ino_get(fs, ino);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	char *buf = calloc(1, size), *p;
+	size_t rem = size;
+	int err = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p = buf;
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		struct fs_inode *child = NULL;
+		const char *name;
+		size_t entsize;
+		off_t next;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = errno;
+				break;
+			}
+		}
+		next = d->entry->d_off;
+		name = d->entry->d_name;
+		if (is_hidden(ino, name)) {
+			d->entry = NULL;
+			d->offset = next;
+			continue;
+		}
+		if (plus) {
+			struct fuse_entry_param e;
+
+			if (is_dot(name)) {
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = d->entry->d_ino;
+				e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+			} else {
+				int rc = do_lookup(fs, dir, name, &e, &child);
+
+				if (rc == -ENOENT) {	/* gone since readdir: skip it */
+					d->entry = NULL;
+					d->offset = next;
+					continue;
+				}
+				if (rc < 0) {
+					err = -rc;
+					break;
+				}
+			}
+			entsize = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+		} else {
+			struct stat st;
+
+			memset(&st, 0, sizeof(st));
+			st.st_ino = d->entry->d_ino;
+			st.st_mode = (mode_t)d->entry->d_type << 12;
+			entsize = fuse_add_direntry(req, p, rem, name, &st, next);
+		}
+		if (entsize > rem) {
+			inode_drop(fs, child, 1, 0, 0);
+			break;
+		}
+		p += entsize;
+		rem -= entsize;
+		d->entry = NULL;
+		d->offset = next;
+	}
+	/* Entries already in the buffer carry lookup counts: report them, drop the error. */
+	if (err && rem == size)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			      struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+
+	closedir(d->dp);
+	free(d);
+	inode_drop(fs, ino_get(fs, ino), 0, 1, 0);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			   struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	char name[FS_NAME_LEN];
+	int rc;
+
+	(void)datasync;	/* a directory's entries are its data: always fsync */
+	/* On the root, a global barrier: every file's accepted data first. */
+	if (i == fs->root)
+		pipeline_sync_all(fs->pipe);	/* files' own errors stay with the files */
+	rc = sync_dentry(fs, i);
+	if (rc == 0 && atomic_load_explicit(&fs->meta_failed, memory_order_relaxed))
+		rc = -EIO;	/* some directory operation failed to persist */
+	if (rc == 0 && fsync(dirfd(d->dp)) < 0) {
+		inode_name(i, name, sizeof(name));
+		rc = -meta_error(fs, "fsync of directory", name, errno);
+	}
+	/* Never ENOSYS (fact 1). */
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- the rest ---------------------------------------------------------------------------- */
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct pipeline_stats ps;
+	struct statvfs sv;
+	uint64_t queued;
+
+	(void)ino;
+	if (fstatvfs(store_dirfd(fs->store), &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	/* Less what queued chunks will take (DURABILITY.md requirement 38). */
+	pipeline_get_stats(fs->pipe, &ps);
+	queued = sv.f_frsize ? ps.queued_bytes / sv.f_frsize : 0;
+	sv.f_bfree = sv.f_bfree > queued ? sv.f_bfree - queued : 0;
+	sv.f_bavail = sv.f_bavail > queued ? sv.f_bavail - queued : 0;
+	fuse_reply_statfs(req, &sv);
+}
+
+static int xattr_path(struct fs_inode *i, char *buf, size_t len)
+{
+	/* An O_PATH fd has no f*xattr; its /proc magic link names the inode itself. */
+	if (S_ISLNK(i->type))
+		return -ENOTSUP;
+	snprintf(buf, len, "/proc/self/fd/%d", i->fd);
+	return 0;
+}
+
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			   size_t size, int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	char path[64];
+	int rc = fs_check_writable(fs);
+
+	if (rc == 0)
+		rc = xattr_path(i, path, sizeof(path));
+	if (rc == 0 && setxattr(path, name, value, size, flags) < 0)
+		rc = -errno;
+	if (rc == 0)
+		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char path[64], *val = NULL;
+	ssize_t n;
+	int rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (size == 0) {
+		n = getxattr(path, name, NULL, 0);
+		if (n < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		fuse_reply_xattr(req, (size_t)n);
+		return;
+	}
+	val = malloc(size);
+	if (!val) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = getxattr(path, name, val, size);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, val, (size_t)n);
+	free(val);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char path[64], *val = NULL;
+	ssize_t n;
+	int rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
+
+	if (rc == -ENOTSUP) {	/* a symlink: no attributes to list */
+		if (size)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_xattr(req, 0);
+		return;
+	}
+	if (size == 0) {
+		n = listxattr(path, NULL, 0);
+		if (n < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		fuse_reply_xattr(req, (size_t)n);
+		return;
+	}
+	val = malloc(size);
+	if (!val) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = listxattr(path, val, size);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, val, (size_t)n);
+	free(val);
+}
+
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	char path[64];
+	int rc = fs_check_writable(fs);
+
+	if (rc == 0)
+		rc = xattr_path(i, path, sizeof(path));
+	if (rc == 0 && removexattr(path, name) < 0)
+		rc = -errno;
+	if (rc == 0)
+		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	fuse_reply_err(req, -rc);
+}
+
+/*
+ * Not implemented on purpose: lseek and copy_file_range (DURABILITY.md requirement 9: the
+ * backing file does not hold queued data), flock/getlk/setlk (the kernel handles locks
+ * locally, which is right for a single-host mount), access (default_permissions or the
+ * backing checks at open), write_buf (plain write copies once, which the pipeline does
+ * anyway).
+ */
+const struct fuse_lowlevel_ops fs_op_table = {
+	.init		= fs_op_init,
+	.destroy	= fs_op_destroy,
+	.lookup		= fs_op_lookup,
+	.forget		= fs_op_forget,
+	.forget_multi	= fs_op_forget_multi,
+	.getattr	= fs_op_getattr,
+	.setattr	= fs_op_setattr,
+	.readlink	= fs_op_readlink,
+	.mknod		= fs_op_mknod,
+	.mkdir		= fs_op_mkdir,
+	.unlink		= fs_op_unlink,
+	.rmdir		= fs_op_rmdir,
+	.symlink	= fs_op_symlink,
+	.rename		= fs_op_rename,
+	.link		= fs_op_link,
+	.open		= fs_op_open,
+	.read		= fs_op_read,
+	.write		= fs_op_write,
+	.flush		= fs_op_flush,
+	.release	= fs_op_release,
+	.fsync		= fs_op_fsync,
+	.opendir	= fs_op_opendir,
+	.readdir	= fs_op_readdir,
+	.readdirplus	= fs_op_readdirplus,
+	.releasedir	= fs_op_releasedir,
+	.fsyncdir	= fs_op_fsyncdir,
+	.statfs		= fs_op_statfs,
+	.setxattr	= fs_op_setxattr,
+	.getxattr	= fs_op_getxattr,
+	.listxattr	= fs_op_listxattr,
+	.removexattr	= fs_op_removexattr,
+	.create		= fs_op_create,
+	.fallocate	= fs_op_fallocate,
+};
