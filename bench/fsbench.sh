@@ -1,0 +1,234 @@
+#!/bin/bash
+#
+# fsbench: benchmark a frozenfs mount against its own raw backing filesystem, in one run.
+#
+# Both targets live under one base directory on a real disk (default /var/tmp/frozenfs-bench;
+# tmpfs is refused): BASE/raw is written directly, BASE/mnt is a frozenfs mount of
+# BASE/store. Each workload runs on raw then on frozenfs, ROUNDS times (default 3), and the
+# table shows the medians and a ratio where 1.00 means "as fast as raw" and below 1 is slower:
+# throughput ratios are frozenfs/raw, time ratios are raw/frozenfs.
+#
+# Workloads:
+#   seq write     dd if=/dev/zero bs=1M count=SIZE conv=fsync            MB/s
+#   cold read     drop_caches, then dd of that file bs=1M                MB/s
+#   rand 4k       4 KiB random writes, no fsync, 1 job (fio psync if installed, else wbench)
+#   rand+fds 1j   4 KiB random write + fdatasync each, 1 job             IOPS (wbench)
+#   rand+fds 8j   same, 8 jobs, one file per job                          IOPS (wbench)
+#   rand+fds 8sh  same, 8 jobs sharing one file                           IOPS (wbench)
+#   seq 128k      128 KiB sequential writes, fsync every 32               MB/s (wbench)
+#   cp -r small   cp -r of 2000 files of 1 B..16 KiB                      seconds
+#   unaligned     1000 writes at random offsets, 1..10000 B, fsync each  seconds (wbench)
+#
+# Usage: bench/fsbench.sh [--quick] [--rounds=N] [--size-mb=N] [--seconds=N] [--base=DIR]
+#                         [--frozenfs=PATH] [--wbench=PATH] [--opts=MOUNT_OPTIONS] [--no-fio]
+#   --quick       128 MiB sequential file and 2 s random-write runs (default 1 GiB, 5 s)
+#   defaults for the binaries: build/fs/frozenfs and build/bench/wbench, then build-it/...
+# Needs root (drop_caches, FUSE). fio is optional (apt-get install fio).
+
+set -u
+ROUNDS=3
+SIZE_MB=1024
+SECS=5
+BASE=/var/tmp/frozenfs-bench
+FROZENFS=
+WBENCH=
+OPTS=
+USE_FIO=1
+HERE=$(cd -- "$(dirname -- "$0")" && pwd)
+TOP=$(dirname -- "$HERE")
+
+for a in "$@"; do
+	case $a in
+	--quick) SIZE_MB=128; SECS=2 ;;
+	--rounds=*) ROUNDS=${a#*=} ;;
+	--size-mb=*) SIZE_MB=${a#*=} ;;
+	--seconds=*) SECS=${a#*=} ;;
+	--base=*) BASE=${a#*=} ;;
+	--frozenfs=*) FROZENFS=${a#*=} ;;
+	--wbench=*) WBENCH=${a#*=} ;;
+	--opts=*) OPTS=${a#*=} ;;
+	--no-fio) USE_FIO=0 ;;
+	-h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "fsbench: unknown argument $a (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+die() { echo "fsbench: $*" >&2; exit 1; }
+
+pick() {
+	local f
+	for f in "$@"; do
+		[ -x "$f" ] && { realpath -- "$f"; return 0; }
+	done
+	return 1
+}
+[ -n "$FROZENFS" ] || FROZENFS=$(pick "$TOP/build/fs/frozenfs" "$TOP/build-it/fs/frozenfs") ||
+	die "frozenfs binary not found: build it or pass --frozenfs=PATH"
+[ -n "$WBENCH" ] || WBENCH=$(pick "$TOP/build/bench/wbench" "$TOP/build-it/bench/wbench") ||
+	die "wbench not found: build it (ninja -C build bench/wbench) or pass --wbench=PATH"
+[ "$(id -u)" = 0 ] || die "run as root (drop_caches)"
+[ -c /dev/fuse ] || die "/dev/fuse is missing"
+command -v fusermount3 >/dev/null || die "fusermount3 is missing (apt-get install fuse3)"
+HAVE_FIO=0
+if [ "$USE_FIO" = 1 ] && command -v fio >/dev/null; then
+	HAVE_FIO=1
+fi
+
+mkdir -p "$BASE" || die "cannot create $BASE"
+BASE=$(realpath -- "$BASE")
+fstype=$(stat -f -c %T "$BASE")
+case $fstype in
+tmpfs | ramfs) die "$BASE is on $fstype: benchmark on a real disk (--base=DIR)" ;;
+esac
+[ -z "$(ls -A "$BASE")" ] || die "$BASE is not empty"
+
+RAW=$BASE/raw
+STORE=$BASE/store
+MNT=$BASE/mnt
+mkdir -p "$RAW" "$STORE" "$MNT"
+DPID=
+
+cleanup()
+{
+	if mountpoint -q "$MNT"; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
+	fi
+	if [ -n "$DPID" ]; then
+		wait "$DPID" 2>/dev/null
+	fi
+	if ! grep -qF " $BASE/" /proc/self/mountinfo; then
+		rm -rf -- "$BASE"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -n "$OPTS" ]; then
+	"$FROZENFS" -f -o "$OPTS" "$STORE" "$MNT" 2>"$BASE/daemon.log" &
+else
+	"$FROZENFS" -f "$STORE" "$MNT" 2>"$BASE/daemon.log" &
+fi
+DPID=$!
+for _ in $(seq 1 500); do
+	mountpoint -q "$MNT" && break
+	kill -0 "$DPID" 2>/dev/null || die "frozenfs exited: $(cat "$BASE/daemon.log")"
+	sleep 0.02
+done
+mountpoint -q "$MNT" || die "frozenfs did not mount $MNT within 10 s"
+
+# The small-file tree for cp -r, generated once, outside both targets but on the same disk.
+SRC=$BASE/src
+mkdir -p "$SRC"
+head -c $((4 << 20)) /dev/urandom >"$BASE/pool"
+RANDOM=7
+for i in $(seq 0 1999); do
+	d=$SRC/d$((i % 20))/e$((i % 7))
+	[ -d "$d" ] || mkdir -p "$d"
+	tail -c +$((RANDOM * 64 + 1)) "$BASE/pool" | head -c $((RANDOM % 16384 + 1)) >"$d/f$i"
+done
+
+now() { date +%s.%N; }
+elapsed() { echo "$1 $2" | awk '{ printf "%.3f", $2 - $1 }'; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# Each workload prints one number for directory $1.
+w_seqwrite() {
+	local t0 t1
+	t0=$(now)
+	dd if=/dev/zero of="$1/seq" bs=1M count="$SIZE_MB" conv=fsync status=none || return 1
+	t1=$(now)
+	echo "$SIZE_MB $(elapsed "$t0" "$t1")" | awk '{ printf "%.1f", $1 * 1.048576 / $2 }'
+}
+w_coldread() {
+	local t0 t1
+	drop_caches
+	t0=$(now)
+	dd if="$1/seq" of=/dev/null bs=1M status=none || return 1
+	t1=$(now)
+	rm -f -- "$1/seq"
+	echo "$SIZE_MB $(elapsed "$t0" "$t1")" | awk '{ printf "%.1f", $1 * 1.048576 / $2 }'
+}
+w_rand_nosync() {
+	if [ "$HAVE_FIO" = 1 ]; then
+		fio --name=rand4k --directory="$1" --rw=randwrite --bs=4k --size=64M \
+			--ioengine=psync --numjobs=1 --runtime="$SECS" --time_based \
+			--output-format=terse --terse-version=3 2>/dev/null |
+			awk -F';' 'NR == 1 { printf "%.0f", $49 }'
+		rm -f -- "$1"/rand4k.*
+	else
+		"$WBENCH" randwrite "$1" --bs=4k --size=64M --seconds="$SECS" | sed 's/.*=//'
+		rm -f -- "$1"/wbench.*
+	fi
+}
+w_wb() {
+	local dir=$1
+	shift
+	"$WBENCH" "$@" | sed 's/.*=//'
+	rm -f -- "$dir"/wbench.*
+}
+w_rand_fds1() { w_wb "$1" randwrite "$1" --bs=4k --size=16M --jobs=1 --sync=fdatasync --seconds="$SECS"; }
+w_rand_fds8() { w_wb "$1" randwrite "$1" --bs=4k --size=16M --jobs=8 --sync=fdatasync --seconds="$SECS"; }
+w_rand_fds8s() { w_wb "$1" randwrite "$1" --bs=4k --size=64M --jobs=8 --shared --sync=fdatasync --seconds="$SECS"; }
+w_seq128() { w_wb "$1" seqwrite "$1" --bs=128K --size=$((SIZE_MB / 4 > 32 ? SIZE_MB / 4 : 32))M --fsync-every=32; }
+w_cp() {
+	local t0 t1
+	drop_caches
+	t0=$(now)
+	cp -r "$SRC" "$1/cp" || return 1
+	t1=$(now)
+	rm -rf -- "$1/cp"
+	elapsed "$t0" "$t1"
+}
+w_unaligned() { w_wb "$1" unaligned "$1" --count=1000 --max=10000 --size=16M; }
+
+# name|function|unit|ratio kind (tput: frozen/raw, time: raw/frozen)
+WORKLOADS=(
+	"seq write 1M conv=fsync|w_seqwrite|MB/s|tput"
+	"cold seq read 1M|w_coldread|MB/s|tput"
+	"rand 4k write, no fsync, 1 job$([ "$HAVE_FIO" = 1 ] && echo ' (fio)')|w_rand_nosync|IOPS|tput"
+	"rand 4k write+fdatasync, 1 job|w_rand_fds1|IOPS|tput"
+	"rand 4k write+fdatasync, 8 jobs/8 files|w_rand_fds8|IOPS|tput"
+	"rand 4k write+fdatasync, 8 jobs/1 file|w_rand_fds8s|IOPS|tput"
+	"seq 128k write, fsync every 32|w_seq128|MB/s|tput"
+	"cp -r 2000 files 1B..16K|w_cp|s|time"
+	"1000 unaligned writes+fsync each|w_unaligned|s|time"
+)
+
+declare -A R
+echo "# fsbench: $ROUNDS rounds, ${SIZE_MB} MiB sequential file, ${SECS} s random runs, base $BASE ($fstype)"
+echo "# frozenfs: $FROZENFS ${OPTS:+-o $OPTS}; wbench: $WBENCH; fio: $([ "$HAVE_FIO" = 1 ] && fio --version || echo no)"
+for r in $(seq 1 "$ROUNDS"); do
+	for i in "${!WORKLOADS[@]}"; do
+		IFS='|' read -r name fn unit kind <<<"${WORKLOADS[$i]}"
+		for target in raw frozenfs; do
+			dir=$RAW
+			[ "$target" = frozenfs ] && dir=$MNT
+			v=$("$fn" "$dir") || die "$name on $target failed"
+			[ -n "$v" ] || die "$name on $target printed nothing"
+			R[$i,$target]="${R[$i,$target]:-} $v"
+			echo "# round $r: $name on $target: $v $unit" >&2
+		done
+	done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+printf '\n%-42s %6s %12s %12s %8s\n' "workload (median of $ROUNDS)" unit raw frozenfs ratio
+printf '%-42s %6s %12s %12s %8s\n' "------------------------------------------" ------ ------------ ------------ --------
+for i in "${!WORKLOADS[@]}"; do
+	IFS='|' read -r name fn unit kind <<<"${WORKLOADS[$i]}"
+	raw=$(echo "${R[$i,raw]}" | median)
+	fz=$(echo "${R[$i,frozenfs]}" | median)
+	if [ "$kind" = tput ]; then
+		ratio=$(echo "$fz $raw" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
+	else
+		ratio=$(echo "$raw $fz" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
+	fi
+	printf '%-42s %6s %12s %12s %8s\n' "$name" "$unit" "$raw" "$fz" "$ratio"
+done
+echo "# ratio: frozenfs/raw for MB/s and IOPS, raw/frozenfs for seconds; 1.00 = as fast as raw"
+
+fusermount3 -u "$MNT" || die "fusermount3 -u failed"
+wait "$DPID" && rc=0 || rc=$?
+DPID=
+[ "$rc" -eq 0 ] || die "frozenfs exited $rc after unmount"
