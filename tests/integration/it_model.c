@@ -9,15 +9,20 @@
  *
  *   open (create with O_EXCL, or open O_RDWR, sometimes O_TRUNC), close, pwrite, pread,
  *   ftruncate down/up, truncate(path) with no descriptor, fsync, fdatasync, rename, unlink,
- *   link, whole-file read by name, stat (size and st_nlink) by name, fstat size.
+ *   link, whole-file read by name, stat (size and st_nlink) by name, fstat size, fallocate
+ *   (0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), write through a fresh O_APPEND descriptor,
+ *   pread through an O_DIRECT descriptor, posix_fadvise(DONTNEED).
  *
  * and applies it to the mount and to the model, comparing every result. The store is created
  * with chunk_size=4096 and offsets/sizes are biased towards chunk boundaries +-1..3, so writes
  * and truncates constantly straddle chunks. Every --remount-every operations (default 2000)
  * all descriptors are closed, the mount is unmounted (the daemon must exit 0) and remounted,
  * and every file is compared byte for byte, plus the directory listing and hard-link inode
- * numbers. Mounts alternate between a fast flusher (20 ms) and a slow one (10 s), so both
- * data still queued in the pipeline and data already in the backing file get read.
+ * numbers. Mounts rotate between a fast flusher (20 ms), a slow one (10 s) and a slow one
+ * with -o direct_io, so data still queued in the pipeline, data already in the backing file,
+ * and reads that bypass the kernel page cache (direct_io, O_DIRECT descriptors, fadvise
+ * DONTNEED) all get exercised. fallocate mode 0 and KEEP_SIZE must work (DURABILITY.md
+ * requirement 10); PUNCH_HOLE and ZERO_RANGE may answer EOPNOTSUPP.
  *
  * Reproducing: the seed is printed at start; on failure the seed, the operation index and the
  * last 20 operations are printed. Run again with --seed=N (and --ops=N).
@@ -33,6 +38,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -476,6 +482,111 @@ static void op_link(void)
 	names[b]->nlink++;
 }
 
+static void op_fallocate(int s)
+{
+	static const struct { int mode; const char *name; } modes[] = {
+		{ 0, "fallocate" },
+		{ FALLOC_FL_KEEP_SIZE, "fallocate KEEP_SIZE" },
+		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, "fallocate PUNCH_HOLE" },
+		{ FALLOC_FL_ZERO_RANGE, "fallocate ZERO_RANGE" },
+	};
+	struct inode *ino = fds[s].ino;
+	int k = (int)rnd(4);
+	size_t off = pick_offset(ino->size, MAXSIZE - 1), len = pick_len(), end;
+
+	if (off + len > MAXSIZE)
+		len = MAXSIZE - off;
+	end = off + len;
+	logop("%s fd%d (inode %d) off %zu len %zu (size %zu)", modes[k].name, s, ino->id, off,
+	      len, ino->size);
+	if (fallocate(fds[s].fd, modes[k].mode, off, len) < 0) {
+		/* Mode 0 and KEEP_SIZE are required (DURABILITY.md requirement 10); punch and
+		 * zero-range only "if offered", else EOPNOTSUPP. */
+		if (k >= 2 && errno == EOPNOTSUPP)
+			return;
+		ft_fail("%s off %zu len %zu: %s", modes[k].name, off, len, strerror(errno));
+	}
+	switch (k) {
+	case 0:
+	case 3:
+		if (k == 3)
+			memset(ino->data + off, 0, (end < ino->size ? end : ino->size) > off ?
+			       (end < ino->size ? end : ino->size) - off : 0);
+		if (end > ino->size)
+			ino->size = end;
+		break;
+	case 2:
+		if (off < ino->size)
+			memset(ino->data + off, 0, (end < ino->size ? end : ino->size) - off);
+		break;
+	}
+}
+
+/* write(2) through a fresh O_APPEND descriptor: lands at the current end. */
+static void op_append(void)
+{
+	int n = pick_name(1), fd;
+	size_t len = pick_len();
+	struct inode *ino;
+
+	if (n < 0)
+		return;
+	ino = names[n];
+	if (ino->size + len > MAXSIZE)
+		return;
+	ft_rand_fill(&rng, scratch, len);
+	logop("append %zu to %s (size %zu)", len, name_of(n), ino->size);
+	fd = open(ft_path(&mnt, name_of(n)), O_WRONLY | O_APPEND);
+	if (fd < 0)
+		ft_fail("open O_APPEND %s: %s", name_of(n), strerror(errno));
+	if (write(fd, scratch, len) != (ssize_t)len)
+		ft_fail("append write to %s: %s", name_of(n), strerror(errno));
+	if (close(fd) < 0)
+		ft_fail("close %s: %s", name_of(n), strerror(errno));
+	memcpy(ino->data + ino->size, scratch, len);
+	ino->size += len;
+}
+
+/* pread through an O_DIRECT descriptor: the daemon must answer, not the page cache. */
+static void op_direct_read(void)
+{
+	int n = pick_name(1), fd;
+	struct inode *ino;
+	size_t off, len, want;
+	ssize_t r;
+
+	if (n < 0)
+		return;
+	ino = names[n];
+	off = pick_offset(ino->size, MAXSIZE);
+	len = pick_len();
+	if (ft_fake()) {
+		/* ext4 wants O_DIRECT aligned; FUSE does not, so only the self-test aligns. */
+		off &= ~(size_t)4095;
+		len = (len + 4095) & ~(size_t)4095;
+	}
+	want = off >= ino->size ? 0 : (ino->size - off < len ? ino->size - off : len);
+	logop("O_DIRECT pread %s off %zu len %zu (size %zu)", name_of(n), off, len, ino->size);
+	fd = open(ft_path(&mnt, name_of(n)), O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		ft_fail("open O_DIRECT %s: %s", name_of(n), strerror(errno));
+	r = pread(fd, scratch, len, off);
+	if (r != (ssize_t)want)
+		ft_fail("O_DIRECT pread %zu at %zu returned %zd (%s), model %zu", len, off, r,
+			r < 0 ? strerror(errno) : "count", want);
+	compare(ft_fmt("O_DIRECT pread at %zu", off), scratch, ino->data + off, want, off);
+	close(fd);
+}
+
+/* Drop the kernel's cached pages of an open file, so the next reads ask the daemon. */
+static void op_dontneed(int s)
+{
+	logop("fadvise DONTNEED fd%d (inode %d)", s, fds[s].ino->id);
+	errno = posix_fadvise(fds[s].fd, 0, 0, POSIX_FADV_DONTNEED);
+	if (errno)
+		ft_fail("posix_fadvise DONTNEED: %s", strerror(errno));
+}
+
 static void step(void)
 {
 	int s = pick_fd();
@@ -484,28 +595,36 @@ static void step(void)
 
 	if (s < 0 && r < 70)
 		r = 99;		/* nothing open: open something */
-	if (r < 30)
+	if (r < 26)
 		op_pwrite(s);
-	else if (r < 45)
+	else if (r < 39)
 		op_pread(s);
-	else if (r < 51)
+	else if (r < 44)
 		op_ftruncate(s);
-	else if (r < 54)
+	else if (r < 47)
 		op_sync(s, 0);
-	else if (r < 57)
+	else if (r < 50)
 		op_sync(s, 1);
-	else if (r < 62)
+	else if (r < 55)
 		op_close(s);
-	else if (r < 66)
+	else if (r < 57)
 		op_fstat(s);
-	else if (r < 70)
+	else if (r < 60)
+		op_fallocate(s);
+	else if (r < 62)
+		op_dontneed(s);
+	else if (r < 66)
 		op_truncate_path();
-	else if (r < 74)
+	else if (r < 70)
 		op_rename();
-	else if (r < 77)
+	else if (r < 73)
 		op_unlink();
-	else if (r < 79)
+	else if (r < 75)
 		op_link();
+	else if (r < 78)
+		op_append();
+	else if (r < 81)
+		op_direct_read();
 	else if (r < 85) {
 		n = pick_name(1);
 		if (n >= 0) {
@@ -523,15 +642,25 @@ static void step(void)
 
 static const char *mount_opts(void)
 {
-	/* Even cycles: a fast flusher; odd cycles: a slow one, so data stays queued. */
-	return cycle % 2 ? "chunk_size=4096,flush_interval_ms=10000"
-			 : "chunk_size=4096,flush_interval_ms=20";
+	/*
+	 * Cycle through a fast flusher, a slow one (data stays queued, so reads must come from
+	 * the queue) and a slow one with direct_io (no kernel page cache: every read and write
+	 * reaches the daemon).
+	 */
+	switch (cycle % 3) {
+	case 0:
+		return "chunk_size=4096,flush_interval_ms=20";
+	case 1:
+		return "chunk_size=4096,flush_interval_ms=10000";
+	default:
+		return "chunk_size=4096,flush_interval_ms=10000,direct_io";
+	}
 }
 
 int main(int argc, char **argv)
 {
 	const char *a;
-	long nops = 20000, every = 2000;
+	long nops = 50000, every = 2000;
 	char store[PATH_MAX], mp[PATH_MAX];
 	double t0;
 	int i;
@@ -550,7 +679,7 @@ int main(int argc, char **argv)
 	rng = seed ? seed : 1;
 	printf("# it_model: seed %" PRIu64 " (rerun with --seed=%" PRIu64 "), %ld operations, "
 	       "remount every %ld\n", seed, seed, nops, every);
-	scratch = malloc(MAXSIZE + 2 * CHUNK + 64 * 1024);
+	scratch = aligned_alloc(4096, MAXSIZE + 2 * CHUNK + 64 * 1024);
 	if (!scratch)
 		ft_fail("out of memory");
 	for (i = 0; i < NFDS; i++)
