@@ -1,0 +1,1415 @@
+/*
+ * pipeline: batched, asynchronous chunk writes with group-committed durability.
+ *
+ * DESIGN
+ *
+ * Threads.
+ *   - Any number of writer/reader threads call pipeline_write/read/truncate/wait. They touch a
+ *     file's state only under that file's lock (f->lock) and never wait for a sync: a writer
+ *     blocks only in pool_get() when every buffer of the pool is queued (backpressure).
+ *   - One flusher thread owns the batch cycle: it sleeps until the flush interval passes or
+ *     somebody kicks it, takes the dirty files off the MPSC queue (in the order they became
+ *     dirty), moves each file's queued chunks into the file's "flight" set under its lock, then
+ *     writes and syncs those files with no lock held, and publishes the results.
+ *   - sync_threads helper threads take files of a batch off a shared counter so the writes
+ *     and fdatasyncs of different files overlap (ext4 and XFS merge concurrent fdatasyncs into
+ *     one journal commit). With one file in a batch the flusher does it alone.
+ *
+ * Per-file state (struct pipeline_file), all under f->lock unless said otherwise:
+ *   open     chunks accepted since the file was last taken, a hash map index -> buffer. Each
+ *            buffer holds the whole chunk's logical content (read-modify-write on creation),
+ *            zero past the logical size. Later writes to a queued chunk are absorbed into it.
+ *   flight   the chunks of the batch being written (sorted array), immutable while in flight:
+ *            a write to an in-flight chunk copies it into a new open buffer (copy on write),
+ *            so a buffer is never modified while the kernel reads it (DURABILITY.md I2).
+ *   seq      ticket of the last accepted mutation. Tickets are per file and are issued under
+ *            f->lock together with the queueing of the mutation; the take moves the open set
+ *            and records flight_seq = seq under the same lock. So "ticket <= flight_seq" is
+ *            exactly "this mutation is in the batch": a waiter can never be released by a
+ *            batch that does not hold its write. (frozen-core hands out current_epoch + 1
+ *            without ordering it against the flusher's drain, so its wait can return before
+ *            the write reached the disk.)
+ *   durable_seq  the last ticket known durable. Only the flusher raises it, after the file's
+ *            fdatasync returned 0. It never moves past a failed batch.
+ *   err      sticky error. Set by the flusher when a write or sync of the file fails; never
+ *            cleared (a later good fdatasync says nothing about pages the failed writeback
+ *            dropped: errseq semantics). The failed flight buffers are kept and stay readable.
+ *
+ * Truncate ordering (DURABILITY.md I1, I3): a truncate down drops open chunks past the end,
+ * zeroes the boundary chunk's tail and records open_trunc = the smallest size truncated to
+ * since the last take. The flusher applies ftruncate(flight_trunc) before the batch's chunk
+ * writes, and a final ftruncate(flight_size) if the file grew past what the writes cover.
+ * Until then, bytes read from the flight set at or past open_trunc, and from the backing file
+ * at or past min(open_trunc, flight_trunc), are stale and read as zeros.
+ *
+ * Lock order: no thread holds two of f->lock, p->lock and p->wlock at once (pool_get's
+ * internal lock is taken under f->lock only with POOL_NOWAIT, which never sleeps). The
+ * flusher never holds f->lock while doing I/O.
+ *
+ * Lifetime: f->refs counts callers' references plus one held by the pipeline while the file is
+ * queued or in a batch (taken when it becomes queued) and one held forever once it failed (so
+ * its kept buffers stay readable after the last close). The file is freed at zero.
+ *
+ * Backpressure: every queued or in-flight chunk holds one pool buffer, so the queue is bounded
+ * by the pool. When more than half of the pool is queued, writers kick the flusher so that the
+ * pool drains before they have to block.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpsc.h"
+#include "pool.h"
+
+#define NO_TRUNC UINT64_MAX
+#define LAT_RING 256
+
+struct pchunk {
+	uint64_t index;
+	void *buf;
+	struct pchunk *hnext;		/* hash chain (open set only) */
+};
+
+/* index -> chunk; chained hash, power-of-two buckets. Protected by the owner's f->lock. */
+struct cmap {
+	struct pchunk **b;
+	size_t nb;
+	size_t n;
+};
+
+struct waiter {
+	uint64_t target;
+	pipeline_cb cb;
+	void *arg;
+	struct waiter *next;
+};
+
+struct pipeline_file {
+	struct pipeline *p;
+	struct chunk_file *cf;
+	_Atomic unsigned refs;		/* see Lifetime; acq_rel on decrement */
+	struct mpsc_node qnode;		/* on p->dirty while queued */
+	pthread_mutex_t lock;
+
+	/* protected by lock */
+	uint64_t size;			/* logical size */
+	struct timespec mtime;		/* logical mtime; tv_nsec UTIME_OMIT: never set */
+	bool mtime_dirty;		/* mtime changed since the last take */
+	struct cmap open;
+	uint64_t open_trunc;		/* NO_TRUNC or the smallest size truncated to */
+	bool need_fsync;		/* metadata changed: use fsync for the next take */
+	uint64_t seq;			/* last ticket issued */
+	uint64_t durable_seq;		/* last ticket durable */
+	bool queued;			/* on p->dirty, not yet taken */
+	bool in_flight;			/* flight set valid (also after a failure: kept) */
+	struct pchunk **flight;		/* sorted by index; immutable while in flight */
+	size_t nflight;
+	uint64_t flight_trunc;
+	uint64_t flight_size;
+	uint64_t flight_seq;
+	bool flight_fsync;
+	bool flight_mtime_set;
+	struct timespec flight_mtime;
+	int err;			/* sticky; 0 or -errno */
+	struct err_detail errd;
+	struct waiter *waiters;
+
+	/* written by writers without f->lock: a hint only (relaxed) */
+	_Atomic uint64_t reserved_end;	/* backing space reserved up to here */
+
+	/* flusher/sync thread handling this file in the current batch only */
+	uint64_t backing_size;
+	int batch_rc;
+	struct err_detail batch_errd;
+	struct pipeline_file *fail_next;/* p->failed list, under p->lock */
+};
+
+struct pipeline {
+	struct pipeline_opts o;
+	struct pool *pool;
+	struct mpsc *dirty;		/* files with accepted, untaken mutations */
+
+	pthread_mutex_t lock;
+	pthread_cond_t kick_cond;	/* flusher sleeps here */
+	pthread_cond_t done_cond;	/* pipeline_sync_all sleeps here */
+	/* protected by lock */
+	bool kick;
+	bool stopping;
+	bool stopped;
+	uint64_t batches_started;
+	uint64_t batches_done;
+	int first_err;
+	struct err_detail first_errd;
+	struct pipeline_file *failed;	/* files that failed, each holding a reference */
+	uint64_t lat_us[LAT_RING];
+	uint64_t nlat;
+
+	_Atomic bool kick_hint;		/* kick already requested; relaxed, an optimisation */
+	pthread_t flusher;
+	bool flusher_started;
+
+	/* sync threads: the flusher posts a batch, workers 0..active-1 join it */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;		/* workers wait for a new generation */
+	pthread_cond_t wdone;		/* flusher waits for active == 0 */
+	uint64_t wgen;			/* under wlock */
+	unsigned wactive;		/* under wlock: workers still in the current batch */
+	unsigned wwant;			/* under wlock: workers asked to join this generation */
+	bool wstop;			/* under wlock */
+	pthread_t *workers;
+	unsigned nworkers;
+	struct pipeline_file **batch;	/* flusher-owned; read by workers of the generation */
+	size_t nbatch;
+	size_t batch_cap;
+	_Atomic size_t batch_next;	/* next batch slot to process; relaxed (the slot
+					   contents were published by wlock) */
+
+	/* counters: relaxed, statistics only */
+	_Atomic uint64_t queued_chunks;
+	_Atomic uint64_t kept_chunks;
+	_Atomic uint64_t bytes_written;
+	_Atomic uint64_t chunks_written;
+	_Atomic uint64_t absorbed;
+	_Atomic uint64_t syncs;
+	_Atomic uint64_t waits;
+	_Atomic uint64_t failed_files;
+};
+
+/* ---- chunk map ------------------------------------------------------------------------ */
+
+static size_t hash64(uint64_t x, size_t nb)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x & (nb - 1);
+}
+
+static struct pchunk *cmap_find(const struct cmap *m, uint64_t index)
+{
+	if (!m->n)
+		return NULL;
+	for (struct pchunk *c = m->b[hash64(index, m->nb)]; c; c = c->hnext)
+		if (c->index == index)
+			return c;
+	return NULL;
+}
+
+static int cmap_insert(struct cmap *m, struct pchunk *c)
+{
+	if (m->n + 1 > m->nb) {
+		size_t nb = m->nb ? m->nb * 2 : 16;
+		struct pchunk **b = calloc(nb, sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		for (size_t i = 0; i < m->nb; i++) {
+			struct pchunk *x = m->b[i], *next;
+
+			for (; x; x = next) {
+				size_t h = hash64(x->index, nb);
+
+				next = x->hnext;
+				x->hnext = b[h];
+				b[h] = x;
+			}
+		}
+		free(m->b);
+		m->b = b;
+		m->nb = nb;
+	}
+	size_t h = hash64(c->index, m->nb);
+
+	c->hnext = m->b[h];
+	m->b[h] = c;
+	m->n++;
+	return 0;
+}
+
+/* Moves every entry into a new array (caller frees); the map is left empty. */
+static struct pchunk **cmap_take(struct cmap *m, size_t *n)
+{
+	struct pchunk **a;
+	size_t k = 0;
+
+	*n = 0;
+	if (!m->n)
+		return NULL;
+	a = malloc(m->n * sizeof(*a));
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < m->nb; i++) {
+		for (struct pchunk *x = m->b[i]; x; x = x->hnext)
+			a[k++] = x;
+		m->b[i] = NULL;
+	}
+	m->n = 0;
+	*n = k;
+	return a;
+}
+
+static int pchunk_cmp(const void *a, const void *b)
+{
+	const struct pchunk *x = *(struct pchunk *const *)a, *y = *(struct pchunk *const *)b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static struct pchunk *flight_find(const struct pipeline_file *f, uint64_t index)
+{
+	size_t lo = 0, hi = f->nflight;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t x = f->flight[mid]->index;
+
+		if (x == index)
+			return f->flight[mid];
+		if (x < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void chunk_release(struct pipeline *p, struct pchunk *c)
+{
+	pool_put(p->pool, c->buf);
+	free(c);
+	atomic_fetch_sub_explicit(&p->queued_chunks, 1, memory_order_relaxed);
+}
+
+void pipeline_kick(struct pipeline *p)
+{
+	/* The hint saves the lock when a kick is already pending; the flusher clears it
+	 * under p->lock before taking a batch, so a kick after that clear is never lost. */
+	if (atomic_load_explicit(&p->kick_hint, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&p->lock);
+	atomic_store_explicit(&p->kick_hint, true, memory_order_relaxed);
+	p->kick = true;
+	pthread_cond_signal(&p->kick_cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Under f->lock: issue the next ticket and make sure the file is on the dirty queue. */
+static uint64_t mutation_locked(struct pipeline_file *f)
+{
+	f->seq++;
+	if (f->p->o.submit_delay_us)
+		usleep(f->p->o.submit_delay_us);	/* tests: widen the ticket/take window */
+	if (!f->queued) {
+		f->queued = true;
+		/* The queue's reference; dropped by the flusher after the take's batch. */
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+		mpsc_push(f->p->dirty, &f->qnode);
+	}
+	return f->seq;
+}
+
+static void set_mtime_now_locked(struct pipeline_file *f)
+{
+	clock_gettime(CLOCK_REALTIME, &f->mtime);
+	f->mtime_dirty = true;
+}
+
+/*
+ * Under f->lock: the current logical content of chunk @index as it would be without the open
+ * set: from the flight set (masked at open_trunc), else the backing file (masked at every
+ * pending truncate and at the logical size), zeros elsewhere. Fills all chunk_size bytes.
+ */
+static int fill_base_locked(struct pipeline_file *f, uint64_t index, uint8_t *buf)
+{
+	size_t cs = f->p->o.chunk_size;
+	uint64_t base = index * cs;
+	uint64_t vis = min64(f->size, f->open_trunc);
+	struct pchunk *fc = f->in_flight ? flight_find(f, index) : NULL;
+	size_t have = 0;
+
+	if (fc) {
+		have = vis > base ? (size_t)min64(cs, vis - base) : 0;
+		memcpy(buf, fc->buf, have);
+	} else {
+		if (f->in_flight)
+			vis = min64(vis, f->flight_trunc);
+		if (vis > base) {
+			ssize_t r = chunk_file_pread(f->cf, index, buf, (size_t)min64(cs, vis - base));
+
+			if (r < 0)
+				return (int)r;
+			have = (size_t)r;
+		}
+	}
+	memset(buf + have, 0, cs - have);
+	return 0;
+}
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+/* Sizes up to this are allowed on every backing FS we support; beyond, ask the FS. */
+#define SIZE_CHECK_FROM (1ULL << 40)
+
+static int check_extend(struct pipeline_file *f, uint64_t start, uint64_t end)
+{
+	int rc;
+
+	if (end > SIZE_CHECK_FROM) {
+		rc = chunk_file_check_size(f->cf, end);
+		if (rc < 0)
+			return rc;
+	}
+	if (end > atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
+		rc = chunk_file_reserve(f->cf, start, end - start);
+		if (rc < 0)
+			return rc;
+		/* A hint: racing writers may both reserve; that costs a syscall, nothing else. */
+		atomic_store_explicit(&f->reserved_end, end, memory_order_relaxed);
+	}
+	return 0;
+}
+
+int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const void *src,
+		   size_t len, uint64_t *ticket)
+{
+	struct pipeline *p = f->p;
+	size_t cs = p->o.chunk_size;
+	struct pchunk *c, *fresh = NULL;
+	uint64_t start, end, t;
+	int rc;
+
+	if (off > cs || len > cs - off)
+		return err_set(-EINVAL, "pipeline_write", chunk_file_name(f->cf));
+	if (index > (UINT64_MAX - off - len) / cs)
+		return err_set(-EFBIG, "pipeline_write", chunk_file_name(f->cf));
+	start = index * cs + off;
+	end = start + len;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->err)
+		goto fail_sticky;
+	if (!len) {
+		t = f->seq;
+		goto out;
+	}
+	if (end > f->size) {
+		/* Extending: EFBIG and ENOSPC are reported here, before anything is queued. */
+		pthread_mutex_unlock(&f->lock);
+		rc = check_extend(f, start, end);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&f->lock);
+		if (f->err)
+			goto fail_sticky;
+	}
+
+	c = cmap_find(&f->open, index);
+	if (!c) {
+		void *buf = NULL;
+
+		fresh = malloc(sizeof(*fresh));
+		if (!fresh) {
+			pthread_mutex_unlock(&f->lock);
+			return err_set(-ENOMEM, "pipeline_write", chunk_file_name(f->cf));
+		}
+		rc = pool_get(p->pool, 1, POOL_NOWAIT, &buf);
+		if (rc < 0 && atomic_load_explicit(&p->kept_chunks, memory_order_relaxed) >
+				      p->o.pool_bufs / 2) {
+			/* Failed files hold most of the pool and never give it back: blocking
+			 * would block forever, so other files get memory outside the pool. */
+			rc = pool_get_dynamic(p->pool, &buf);
+		}
+		if (rc < 0) {
+			/* Pool empty: never block holding f->lock (the flusher needs it to take
+			 * this file's chunks, which is what will give buffers back). */
+			pthread_mutex_unlock(&f->lock);
+			pipeline_kick(p);
+			rc = pool_get(p->pool, 1, POOL_WAIT, &buf);
+			if (rc < 0) {
+				free(fresh);
+				return err_set(rc, "pool_get", chunk_file_name(f->cf));
+			}
+			pthread_mutex_lock(&f->lock);
+			if (f->err) {
+				pool_put(p->pool, buf);
+				free(fresh);
+				goto fail_sticky;
+			}
+			c = cmap_find(&f->open, index);	/* someone may have queued it meanwhile */
+			if (c) {
+				pool_put(p->pool, buf);
+				free(fresh);
+				fresh = NULL;
+			}
+		}
+		if (!c) {
+			fresh->index = index;
+			fresh->buf = buf;
+			if (off || len < cs) {
+				rc = fill_base_locked(f, index, buf);
+				if (rc < 0)
+					goto fail_fresh;
+			}
+			rc = cmap_insert(&f->open, fresh);
+			if (rc < 0)
+				goto fail_fresh;
+			atomic_fetch_add_explicit(&p->queued_chunks, 1, memory_order_relaxed);
+			c = fresh;
+		}
+	} else {
+		atomic_fetch_add_explicit(&p->absorbed, 1, memory_order_relaxed);
+	}
+
+	memcpy((uint8_t *)c->buf + off, src, len);
+	if (end > f->size)
+		f->size = end;
+	set_mtime_now_locked(f);
+	t = mutation_locked(f);
+out:
+	pthread_mutex_unlock(&f->lock);
+	if (ticket)
+		*ticket = t;
+	if (atomic_load_explicit(&p->queued_chunks, memory_order_relaxed) > p->o.pool_bufs / 2)
+		pipeline_kick(p);
+	return 0;
+
+fail_fresh:
+	pthread_mutex_unlock(&f->lock);
+	pool_put(p->pool, fresh->buf);
+	free(fresh);
+	return rc;
+fail_sticky:
+	pthread_mutex_unlock(&f->lock);
+	/* Fail-stop: a file whose data could not be made durable takes no new data. */
+	return err_set(-EIO, "pipeline_write (file has a sticky error)", chunk_file_name(f->cf));
+}
+
+int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket)
+{
+	struct pipeline *p = f->p;
+	size_t cs = p->o.chunk_size;
+	uint64_t t;
+	int rc;
+
+	if (size > (uint64_t)INT64_MAX)
+		return err_set(-EFBIG, "truncate", chunk_file_name(f->cf));
+	if (size > SIZE_CHECK_FROM) {
+		rc = chunk_file_check_size(f->cf, size);
+		if (rc < 0)
+			return rc;
+	}
+	pthread_mutex_lock(&f->lock);
+	if (f->err) {
+		pthread_mutex_unlock(&f->lock);
+		return err_set(-EIO, "truncate (file has a sticky error)", chunk_file_name(f->cf));
+	}
+	if (size < f->size) {
+		/* Drop queued chunks wholly past the end; zero the boundary chunk's tail (I1). */
+		uint64_t keep = (size + cs - 1) / cs;	/* chunks [0, keep) survive */
+
+		for (size_t i = 0; i < f->open.nb && f->open.n; i++) {
+			struct pchunk **pp = &f->open.b[i];
+
+			while (*pp) {
+				struct pchunk *c = *pp;
+
+				if (c->index >= keep) {
+					*pp = c->hnext;
+					f->open.n--;
+					chunk_release(p, c);
+				} else {
+					pp = &c->hnext;
+				}
+			}
+		}
+		if (size % cs) {
+			struct pchunk *c = cmap_find(&f->open, size / cs);
+
+			if (c)
+				memset((uint8_t *)c->buf + size % cs, 0, cs - size % cs);
+		}
+		f->open_trunc = min64(f->open_trunc, size);
+		if (atomic_load_explicit(&f->reserved_end, memory_order_relaxed) > size)
+			atomic_store_explicit(&f->reserved_end, size, memory_order_relaxed);
+	}
+	f->size = size;
+	set_mtime_now_locked(f);
+	t = mutation_locked(f);
+	pthread_mutex_unlock(&f->lock);
+	if (ticket)
+		*ticket = t;
+	return 0;
+}
+
+void pipeline_file_set_mtime(struct pipeline_file *f, const struct timespec *mtime)
+{
+	pthread_mutex_lock(&f->lock);
+	f->mtime = *mtime;
+	f->mtime_dirty = true;
+	mutation_locked(f);
+	pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t pipeline_file_touch_meta(struct pipeline_file *f)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&f->lock);
+	f->need_fsync = true;
+	t = mutation_locked(f);
+	pthread_mutex_unlock(&f->lock);
+	return t;
+}
+
+uint64_t pipeline_file_ticket(struct pipeline_file *f)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&f->lock);
+	t = f->seq;
+	pthread_mutex_unlock(&f->lock);
+	return t;
+}
+
+/* ---- reads ------------------------------------------------------------------------------- */
+
+ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t len)
+{
+	size_t cs = f->p->o.chunk_size;
+	uint8_t *out = dst;
+	size_t done = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (off >= f->size) {
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	len = (size_t)min64(len, f->size - off);
+	if (!f->queued && !f->in_flight && !f->open.n) {
+		/* Nothing queued: the backing file is the whole truth, read it in one go. */
+		pthread_mutex_unlock(&f->lock);
+		ssize_t r = chunk_file_pread_at(f->cf, off, dst, len);
+
+		if (r < 0)
+			return r;
+		memset(out + r, 0, len - (size_t)r);	/* a hole at the end reads as zeros */
+		return (ssize_t)len;
+	}
+
+	/* Backing bytes at or past this are stale (a truncate is queued) or past EOF. */
+	uint64_t vis_flight = min64(f->size, f->open_trunc);
+	uint64_t vis_back = f->in_flight ? min64(vis_flight, f->flight_trunc) : vis_flight;
+
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t index = pos / cs;
+		size_t in = (size_t)(pos % cs);
+		size_t n = (size_t)min64(cs - in, len - done);
+		struct pchunk *c = cmap_find(&f->open, index);
+		uint64_t vis;
+		const uint8_t *from = NULL;
+
+		if (c) {
+			from = c->buf;
+			vis = UINT64_MAX;
+		} else if (f->in_flight && (c = flight_find(f, index))) {
+			from = c->buf;
+			vis = vis_flight;
+		} else {
+			vis = vis_back;
+		}
+		size_t have = vis > pos ? (size_t)min64(n, vis - pos) : 0;
+
+		if (from) {
+			memcpy(out + done, from + in, have);
+		} else if (have) {
+			/* Coalesce a run of chunks that are neither queued nor in flight. */
+			size_t run = have;
+
+			while (done + run < len && (pos + run) % cs == 0 && pos + run < vis) {
+				uint64_t ni = (pos + run) / cs;
+
+				if (cmap_find(&f->open, ni) || (f->in_flight && flight_find(f, ni)))
+					break;
+				run += (size_t)min64(min64(cs, len - done - run), vis - pos - run);
+			}
+			ssize_t r = chunk_file_pread_at(f->cf, pos, out + done, run);
+
+			if (r < 0) {
+				pthread_mutex_unlock(&f->lock);
+				return r;
+			}
+			memset(out + done + r, 0, run - (size_t)r);
+			have = n = run;
+		}
+		memset(out + done + have, 0, n - have);
+		done += n;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return (ssize_t)len;
+}
+
+/* ---- waits ------------------------------------------------------------------------------- */
+
+int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags,
+			pipeline_cb cb, void *arg)
+{
+	struct waiter *w;
+
+	atomic_fetch_add_explicit(&f->p->waits, 1, memory_order_relaxed);
+	pthread_mutex_lock(&f->lock);
+	if (!ticket)
+		ticket = f->seq;
+	if (f->err) {
+		int e = f->err;
+
+		pthread_mutex_unlock(&f->lock);
+		return e;
+	}
+	if (ticket <= f->durable_seq) {
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	if (flags & PIPELINE_FSYNC) {
+		/* The batch that takes the open set will use fsync. If the ticket is in a batch
+		 * already in flight with fdatasync, wait for the next batch instead. */
+		f->need_fsync = true;
+		if (f->in_flight && ticket <= f->flight_seq && !f->flight_fsync)
+			ticket = mutation_locked(f);
+	}
+	w = malloc(sizeof(*w));
+	if (!w) {
+		pthread_mutex_unlock(&f->lock);
+		return -ENOMEM;
+	}
+	w->target = ticket;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = f->waiters;
+	f->waiters = w;
+	pthread_mutex_unlock(&f->lock);
+	pipeline_kick(f->p);	/* group commit: whoever waits now shares the next batch */
+	return PIPELINE_PENDING;
+}
+
+struct sync_wait {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool done;
+	int rc;
+};
+
+static void sync_wait_cb(void *arg, int rc)
+{
+	struct sync_wait *s = arg;
+
+	pthread_mutex_lock(&s->m);
+	s->rc = rc;
+	s->done = true;
+	pthread_cond_signal(&s->c);
+	pthread_mutex_unlock(&s->m);
+}
+
+int pipeline_wait(struct pipeline_file *f, uint64_t ticket, unsigned flags)
+{
+	struct sync_wait s = { .done = false, .rc = 0 };
+	int rc;
+
+	pthread_mutex_init(&s.m, NULL);
+	pthread_cond_init(&s.c, NULL);
+	rc = pipeline_wait_async(f, ticket, flags, sync_wait_cb, &s);
+	if (rc == PIPELINE_PENDING) {
+		pthread_mutex_lock(&s.m);
+		while (!s.done)
+			pthread_cond_wait(&s.c, &s.m);
+		pthread_mutex_unlock(&s.m);
+		rc = s.rc;
+	}
+	pthread_cond_destroy(&s.c);
+	pthread_mutex_destroy(&s.m);
+	if (rc < 0) {
+		struct err_detail d;
+
+		if (pipeline_file_error(f, &d) == rc)
+			err_restore(&d);
+	}
+	return rc;
+}
+
+int pipeline_file_error(struct pipeline_file *f, struct err_detail *d)
+{
+	int e;
+
+	pthread_mutex_lock(&f->lock);
+	e = f->err;
+	if (d)
+		*d = f->errd;
+	pthread_mutex_unlock(&f->lock);
+	return e;
+}
+
+void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st)
+{
+	pthread_mutex_lock(&f->lock);
+	st->size = f->size;
+	st->mtime = f->mtime;
+	st->queued_chunks = f->open.n + (f->in_flight ? f->nflight : 0);
+	st->ticket = f->seq;
+	st->durable_ticket = f->durable_seq;
+	st->error = f->err;
+	pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t pipeline_file_size(struct pipeline_file *f)
+{
+	uint64_t s;
+
+	pthread_mutex_lock(&f->lock);
+	s = f->size;
+	pthread_mutex_unlock(&f->lock);
+	return s;
+}
+
+struct chunk_file *pipeline_file_chunk(struct pipeline_file *f)
+{
+	return f->cf;
+}
+
+/* ---- file lifetime ----------------------------------------------------------------------- */
+
+int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipeline_file **out)
+{
+	struct pipeline_file *f;
+	uint64_t size;
+	int rc;
+
+	if (chunk_file_chunk_size(cf) != p->o.chunk_size)
+		return err_set(-EINVAL, "pipeline_file_attach (chunk size)", chunk_file_name(cf));
+	rc = chunk_file_size(cf, &size);
+	if (rc < 0)
+		return rc;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return err_set(-ENOMEM, "pipeline_file_attach", chunk_file_name(cf));
+	pthread_mutex_init(&f->lock, NULL);
+	f->p = p;
+	f->cf = cf;
+	atomic_init(&f->refs, 1);
+	f->size = size;
+	f->backing_size = size;
+	f->mtime.tv_nsec = UTIME_OMIT;
+	f->open_trunc = NO_TRUNC;
+	f->flight_trunc = NO_TRUNC;
+	atomic_init(&f->reserved_end, size);
+	*out = f;
+	return 0;
+}
+
+void pipeline_file_get(struct pipeline_file *f)
+{
+	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
+
+/* Gives back every buffer the file holds (open and flight sets). f->lock held or sole owner. */
+static void release_all_locked(struct pipeline *p, struct pipeline_file *f)
+{
+	size_t n;
+	struct pchunk **a = cmap_take(&f->open, &n);
+
+	for (size_t i = 0; i < n; i++)
+		chunk_release(p, a[i]);
+	free(a);
+	if (f->in_flight) {
+		for (size_t i = 0; i < f->nflight; i++)
+			chunk_release(p, f->flight[i]);
+		atomic_fetch_sub_explicit(&p->kept_chunks, f->nflight, memory_order_relaxed);
+	}
+	free(f->flight);
+	f->flight = NULL;
+	f->nflight = 0;
+	f->in_flight = false;
+}
+
+static void file_free(struct pipeline_file *f)
+{
+	/* Only a failed file can still hold buffers here (at pipeline_destroy). */
+	release_all_locked(f->p, f);
+	free(f->open.b);
+	for (struct waiter *w = f->waiters, *next; w; w = next) {
+		next = w->next;
+		w->cb(w->arg, f->err ? f->err : -EIO);
+		free(w);
+	}
+	chunk_file_close(f->cf);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+void pipeline_file_put(struct pipeline_file *f)
+{
+	if (!f)
+		return;
+	/* acq_rel: the last putter must see every other thread's writes to *f. */
+	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		file_free(f);
+}
+
+/* ---- the flusher ------------------------------------------------------------------------- */
+
+/* Writes the file's flight set, applies its truncates and mtime, syncs. Any thread. */
+static int flush_file(struct pipeline *p, struct pipeline_file *f)
+{
+	size_t cs = p->o.chunk_size;
+	struct iovec iov[64];
+	int rc;
+
+	if (f->flight_trunc != NO_TRUNC) {
+		rc = chunk_file_truncate(f->cf, f->flight_trunc);
+		if (rc < 0)
+			return rc;
+		f->backing_size = f->flight_trunc;
+	}
+	for (size_t i = 0; i < f->nflight;) {
+		uint64_t first = f->flight[i]->index;
+		uint64_t end = first * cs;
+		int cnt = 0;
+
+		/* Adjacent chunks go out in one pwritev, clipped to the batch's logical size so
+		 * the backing length never passes it (DURABILITY.md 2.1). */
+		while (i < f->nflight && cnt < (int)(sizeof(iov) / sizeof(iov[0])) &&
+		       f->flight[i]->index == first + (uint64_t)cnt) {
+			uint64_t b = f->flight[i]->index * cs;
+
+			if (b >= f->flight_size) {
+				i++;
+				continue;
+			}
+			iov[cnt].iov_base = f->flight[i]->buf;
+			iov[cnt].iov_len = (size_t)min64(cs, f->flight_size - b);
+			end = b + iov[cnt].iov_len;
+			cnt++;
+			i++;
+		}
+		if (!cnt) {
+			i++;
+			continue;
+		}
+		rc = chunk_file_pwritev(f->cf, first, iov, cnt);
+		if (rc < 0)
+			return rc;
+		atomic_fetch_add_explicit(&p->bytes_written, end - first * cs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&p->chunks_written, (uint64_t)cnt, memory_order_relaxed);
+		if (end > f->backing_size)
+			f->backing_size = end;
+	}
+	if (f->flight_size > f->backing_size) {
+		/* A grow (truncate up) not covered by data: extend with a hole. */
+		rc = chunk_file_truncate(f->cf, f->flight_size);
+		if (rc < 0)
+			return rc;
+		f->backing_size = f->flight_size;
+	}
+	if (f->flight_mtime_set) {
+		rc = chunk_file_set_mtime(f->cf, &f->flight_mtime);
+		if (rc < 0)
+			return rc;
+	}
+	rc = chunk_file_sync(f->cf, !f->flight_fsync);
+	atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
+	return rc;
+}
+
+static void flush_slots(struct pipeline *p)
+{
+	for (;;) {
+		size_t i = atomic_fetch_add_explicit(&p->batch_next, 1, memory_order_relaxed);
+
+		if (i >= p->nbatch)
+			return;
+		struct pipeline_file *f = p->batch[i];
+
+		f->batch_rc = flush_file(p, f);
+		if (f->batch_rc < 0)
+			f->batch_errd = *err_last();
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct pipeline *p = ((void **)arg)[0];
+	unsigned id = (unsigned)(uintptr_t)((void **)arg)[1];
+	uint64_t seen = 0;
+
+	free(arg);
+	pthread_mutex_lock(&p->wlock);
+	for (;;) {
+		while (!p->wstop && p->wgen == seen)
+			pthread_cond_wait(&p->wcond, &p->wlock);
+		if (p->wstop)
+			break;
+		seen = p->wgen;
+		if (id >= p->wwant)
+			continue;
+		pthread_mutex_unlock(&p->wlock);
+		flush_slots(p);
+		pthread_mutex_lock(&p->wlock);
+		if (--p->wactive == 0)
+			pthread_cond_signal(&p->wdone);
+	}
+	pthread_mutex_unlock(&p->wlock);
+	return NULL;
+}
+
+/*
+ * Takes the file's open set into its flight set. Flusher, f->lock held. Returns false (and
+ * takes nothing) when there is no memory for the flight array.
+ */
+static bool take_locked(struct pipeline_file *f)
+{
+	size_t n;
+	struct pchunk **a = cmap_take(&f->open, &n);
+
+	if (f->open.n)
+		return false;	/* cmap_take could not allocate: the chunks are still queued */
+	f->flight = a;
+	f->nflight = n;
+	if (n > 1)
+		qsort(f->flight, n, sizeof(*f->flight), pchunk_cmp);
+	f->flight_trunc = f->open_trunc;
+	f->open_trunc = NO_TRUNC;
+	f->flight_size = f->size;
+	f->flight_seq = f->seq;
+	f->flight_fsync = f->need_fsync;
+	f->need_fsync = false;
+	f->flight_mtime_set = f->mtime_dirty;
+	f->flight_mtime = f->mtime;
+	f->mtime_dirty = false;
+	f->in_flight = true;
+	return true;
+}
+
+/* Detaches and returns the waiters satisfied by the file's state. f->lock held. */
+static struct waiter *ready_waiters_locked(struct pipeline_file *f)
+{
+	struct waiter *ready = NULL, **pp = &f->waiters;
+
+	while (*pp) {
+		struct waiter *w = *pp;
+
+		if (f->err || w->target <= f->durable_seq) {
+			*pp = w->next;
+			w->next = ready;
+			ready = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	return ready;
+}
+
+static void run_waiters(struct waiter *w, int rc)
+{
+	while (w) {
+		struct waiter *next = w->next;
+
+		w->cb(w->arg, rc);
+		free(w);
+		w = next;
+	}
+}
+
+static void record_failure(struct pipeline *p, struct pipeline_file *f)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->first_err) {
+		p->first_err = f->err;
+		p->first_errd = f->errd;
+	}
+	f->fail_next = p->failed;
+	p->failed = f;			/* takes over the queue's reference */
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add_explicit(&p->failed_files, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->kept_chunks, f->nflight, memory_order_relaxed);
+}
+
+static struct pipeline_file *node_file(struct mpsc_node *node)
+{
+	return (struct pipeline_file *)((char *)node - offsetof(struct pipeline_file, qnode));
+}
+
+/* Puts an untaken file back on the queue (it keeps the queue's reference). */
+static void requeue_locked(struct pipeline_file *f)
+{
+	f->queued = true;
+	mpsc_push(f->p->dirty, &f->qnode);
+}
+
+static void run_batch(struct pipeline *p, struct mpsc_node *list)
+{
+	size_t n = 0, count = 0;
+	uint64_t t0 = now_us();
+
+	for (struct mpsc_node *node = list; node; node = node->next)
+		count++;
+	if (count > p->batch_cap) {
+		struct pipeline_file **b = realloc(p->batch, count * sizeof(*b));
+
+		if (!b) {
+			/* No memory to track the batch: give it back, retry at the next kick. */
+			for (struct mpsc_node *node = list, *next; node; node = next) {
+				next = node->next;
+				pthread_mutex_lock(&node_file(node)->lock);
+				requeue_locked(node_file(node));
+				pthread_mutex_unlock(&node_file(node)->lock);
+			}
+			return;
+		}
+		p->batch = b;
+		p->batch_cap = count;
+	}
+
+	/* Take: every file in the order it became dirty. */
+	for (struct mpsc_node *node = list, *next; node; node = next) {
+		struct pipeline_file *f = node_file(node);
+
+		/* Read before unlocking f: a writer may push the node again right after. */
+		next = node->next;
+		pthread_mutex_lock(&f->lock);
+		f->queued = false;
+		if (f->err) {
+			/* Poisoned: its chunks stay queued and readable, never written. */
+			struct waiter *w = ready_waiters_locked(f);
+			int e = f->err;
+
+			pthread_mutex_unlock(&f->lock);
+			run_waiters(w, e);
+			pipeline_file_put(f);
+			continue;
+		}
+		if (!take_locked(f)) {
+			requeue_locked(f);
+			pthread_mutex_unlock(&f->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&f->lock);
+		p->batch[n++] = f;
+	}
+	p->nbatch = n;
+	if (!n)
+		return;
+	if (p->o.flush_delay_us)
+		usleep(p->o.flush_delay_us);	/* tests: widen the take/write window */
+
+	/* Write and sync, the files spread over the flusher and the sync threads. */
+	atomic_store_explicit(&p->batch_next, 0, memory_order_relaxed);
+	unsigned want = p->nworkers < n - 1 ? p->nworkers : (unsigned)(n - 1);
+
+	if (want) {
+		pthread_mutex_lock(&p->wlock);
+		p->wwant = want;
+		p->wactive = want;
+		p->wgen++;
+		pthread_cond_broadcast(&p->wcond);
+		pthread_mutex_unlock(&p->wlock);
+	}
+	flush_slots(p);
+	if (want) {
+		pthread_mutex_lock(&p->wlock);
+		while (p->wactive)
+			pthread_cond_wait(&p->wdone, &p->wlock);
+		pthread_mutex_unlock(&p->wlock);
+	}
+
+	/* Publish: per file, wake its waiters; a failure poisons the file for good. */
+	for (size_t i = 0; i < n; i++) {
+		struct pipeline_file *f = p->batch[i];
+		struct waiter *w;
+		int rc = f->batch_rc;
+
+		pthread_mutex_lock(&f->lock);
+		if (rc == 0) {
+			for (size_t k = 0; k < f->nflight; k++)
+				chunk_release(p, f->flight[k]);
+			free(f->flight);
+			f->flight = NULL;
+			f->nflight = 0;
+			f->in_flight = false;
+			f->flight_trunc = NO_TRUNC;
+			f->durable_seq = f->flight_seq;
+		} else {
+			/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. */
+			f->err = (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ?
+				 rc : -EIO;
+			f->errd = f->batch_errd;
+		}
+		w = ready_waiters_locked(f);
+		rc = f->err;
+		pthread_mutex_unlock(&f->lock);
+		if (rc)
+			record_failure(p, f);	/* before any waiter can look at the stats */
+		run_waiters(w, rc);
+		if (!rc)
+			pipeline_file_put(f);	/* the queue's reference */
+	}
+
+	uint64_t dt = now_us() - t0;
+
+	pthread_mutex_lock(&p->lock);
+	p->lat_us[p->nlat++ % LAT_RING] = dt;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct pipeline *p = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += p->o.flush_interval_ms / 1000;
+		deadline.tv_nsec += (long)(p->o.flush_interval_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		while (!p->kick && !p->stopping) {
+			if (pthread_cond_timedwait(&p->kick_cond, &p->lock, &deadline) == ETIMEDOUT)
+				break;
+		}
+		p->kick = false;
+		atomic_store_explicit(&p->kick_hint, false, memory_order_relaxed);
+		bool stopping = p->stopping;
+
+		p->batches_started++;
+		pthread_mutex_unlock(&p->lock);
+
+		struct mpsc_node *list = mpsc_drain(p->dirty);
+
+		run_batch(p, list);
+
+		pthread_mutex_lock(&p->lock);
+		p->batches_done++;
+		pthread_cond_broadcast(&p->done_cond);
+		if (stopping && !list && mpsc_empty(p->dirty))
+			break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* ---- pipeline lifecycle ------------------------------------------------------------------ */
+
+void pipeline_opts_default(struct pipeline_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->chunk_size = CHUNK_SIZE_DEFAULT;
+	o->pool_bufs = 1024;
+	o->flush_interval_ms = 1000;
+	o->sync_threads = 4;
+}
+
+int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
+{
+	struct pipeline *p;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!chunk_size_valid(o->chunk_size) || o->pool_bufs < 4 || !o->flush_interval_ms)
+		return err_set(-EINVAL, "pipeline_create", NULL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return err_set(-ENOMEM, "pipeline_create", NULL);
+	p->o = *o;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->kick_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&p->done_cond, NULL);
+	pthread_mutex_init(&p->wlock, NULL);
+	pthread_cond_init(&p->wcond, NULL);
+	pthread_cond_init(&p->wdone, NULL);
+
+	rc = pool_create(o->chunk_size, o->pool_bufs, &p->pool);
+	if (rc < 0)
+		goto fail;
+	rc = mpsc_create(&p->dirty);
+	if (rc < 0)
+		goto fail;
+	p->workers = calloc(o->sync_threads ? o->sync_threads : 1, sizeof(*p->workers));
+	if (!p->workers) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < o->sync_threads; i++) {
+		void **arg = malloc(2 * sizeof(void *));
+
+		if (!arg) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		arg[0] = p;
+		arg[1] = (void *)(uintptr_t)i;
+		rc = -pthread_create(&p->workers[i], NULL, worker_main, arg);
+		if (rc < 0) {
+			free(arg);
+			goto fail;
+		}
+		p->nworkers++;
+	}
+	rc = -pthread_create(&p->flusher, NULL, flusher_main, p);
+	if (rc < 0)
+		goto fail;
+	p->flusher_started = true;
+	*out = p;
+	return 0;
+fail:
+	pipeline_destroy(p);
+	return err_set(rc, "pipeline_create", NULL);
+}
+
+int pipeline_stop(struct pipeline *p)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopped && p->flusher_started) {
+		p->stopping = true;
+		pthread_cond_signal(&p->kick_cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->flusher, NULL);
+		pthread_mutex_lock(&p->lock);
+	}
+	p->stopped = true;
+	pthread_mutex_unlock(&p->lock);
+
+	pthread_mutex_lock(&p->wlock);
+	p->wstop = true;
+	pthread_cond_broadcast(&p->wcond);
+	pthread_mutex_unlock(&p->wlock);
+	for (unsigned i = 0; i < p->nworkers; i++)
+		pthread_join(p->workers[i], NULL);
+	p->nworkers = 0;
+
+	pthread_mutex_lock(&p->lock);
+	rc = p->first_err;
+	if (rc)
+		err_restore(&p->first_errd);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void pipeline_destroy(struct pipeline *p)
+{
+	if (!p)
+		return;
+	pipeline_stop(p);
+	while (p->failed) {
+		struct pipeline_file *f = p->failed;
+
+		p->failed = f->fail_next;
+		/* The kept buffers go back to the pool now, even if a caller still holds the
+		 * file: the pool (and with it every buffer) is about to be freed. */
+		pthread_mutex_lock(&f->lock);
+		release_all_locked(p, f);
+		pthread_mutex_unlock(&f->lock);
+		pipeline_file_put(f);
+	}
+	pool_destroy(p->pool);
+	mpsc_destroy(p->dirty);
+	free(p->workers);
+	free(p->batch);
+	pthread_cond_destroy(&p->wdone);
+	pthread_cond_destroy(&p->wcond);
+	pthread_mutex_destroy(&p->wlock);
+	pthread_cond_destroy(&p->done_cond);
+	pthread_cond_destroy(&p->kick_cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+int pipeline_sync_all(struct pipeline *p)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	/* The next batch to start takes every file dirty now. */
+	uint64_t target = p->batches_started + 1;
+
+	p->kick = true;
+	atomic_store_explicit(&p->kick_hint, true, memory_order_relaxed);
+	pthread_cond_signal(&p->kick_cond);
+	while (p->batches_done < target && !p->stopped)
+		pthread_cond_wait(&p->done_cond, &p->lock);
+	rc = p->first_err;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st)
+{
+	struct pool_stats ps;
+	uint64_t lat[LAT_RING];
+	size_t n;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&p->lock);
+	st->batches = p->batches_done;
+	st->first_error = p->first_err;
+	n = p->nlat < LAT_RING ? (size_t)p->nlat : LAT_RING;
+	memcpy(lat, p->lat_us, n * sizeof(lat[0]));
+	pthread_mutex_unlock(&p->lock);
+	if (n) {
+		qsort(lat, n, sizeof(lat[0]), u64_cmp);
+		st->flush_p50_us = lat[n / 2];
+		st->flush_p99_us = lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+	}
+	st->queued_chunks = atomic_load_explicit(&p->queued_chunks, memory_order_relaxed);
+	st->queued_bytes = st->queued_chunks * p->o.chunk_size;
+	st->kept_chunks = atomic_load_explicit(&p->kept_chunks, memory_order_relaxed);
+	st->bytes_written = atomic_load_explicit(&p->bytes_written, memory_order_relaxed);
+	st->chunks_written = atomic_load_explicit(&p->chunks_written, memory_order_relaxed);
+	st->writes_absorbed = atomic_load_explicit(&p->absorbed, memory_order_relaxed);
+	st->syncs = atomic_load_explicit(&p->syncs, memory_order_relaxed);
+	st->waits = atomic_load_explicit(&p->waits, memory_order_relaxed);
+	st->failed_files = atomic_load_explicit(&p->failed_files, memory_order_relaxed);
+	pool_get_stats(p->pool, &ps);
+	st->pool_in_use = ps.in_use;
+	st->pool_high_water = ps.high_water;
+	st->pool_nbufs = ps.nbufs;
+	st->pool_waiters = ps.waiters;
+}
+
+size_t pipeline_chunk_size(const struct pipeline *p)
+{
+	return p->o.chunk_size;
+}

@@ -1,0 +1,915 @@
+/*
+ * Unit tests for core/pipeline.c: batching, absorption, reads of queued data, truncate
+ * ordering, sticky errors with fault injection, the epoch race, concurrency and crashes.
+ *
+ * Every test runs in a fresh temporary directory with backing files opened through the
+ * iofake ops table, so faults can be injected into pwritev, fdatasync and fallocate. Teardown
+ * destroys the pipeline (which waits for every pool buffer to come back).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "chunk.h"
+#include "iofake.h"
+#include "pipeline.h"
+
+#define CS 4096u
+
+struct ctx {
+	char dir[64];
+	int dirfd;
+	struct pipeline *p;
+	struct pipeline_opts o;
+};
+
+static void opts_for_test(struct pipeline_opts *o)
+{
+	pipeline_opts_default(o);
+	o->chunk_size = CS;
+	o->pool_bufs = 64;
+	o->flush_interval_ms = 20;
+	o->sync_threads = 2;
+}
+
+static int make_dir(struct ctx *c)
+{
+	strcpy(c->dir, "/tmp/fz-pipe-XXXXXX");
+	if (!mkdtemp(c->dir))
+		return -1;
+	c->dirfd = open(c->dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	return c->dirfd < 0 ? -1 : 0;
+}
+
+static int setup_opts(void **state, const struct pipeline_opts *o)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	iofake_reset();
+	if (!c || make_dir(c) < 0)
+		return -1;
+	c->o = *o;
+	if (pipeline_create(&c->o, &c->p) < 0)
+		return -1;
+	*state = c;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	return setup_opts(state, &o);
+}
+
+/* A flusher that never runs on its own: only waits and kicks start batches. */
+static int setup_slow(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	return setup_opts(state, &o);
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	char cmd[128];
+
+	iofake_reset();
+	pipeline_destroy(c->p);
+	close(c->dirfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+	assert_int_equal(system(cmd), 0);
+	free(c);
+	return 0;
+}
+
+static struct pipeline_file *attach(struct ctx *c, const char *name)
+{
+	struct chunk_file *cf;
+	struct pipeline_file *f;
+
+	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, name, CHUNK_CREATE, 0644, CS, &cf),
+			 0);
+	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
+	return f;
+}
+
+/* Writes [off, off+len) of @src through the pipeline, splitting at chunk edges. */
+static uint64_t write_at(struct pipeline_file *f, uint64_t off, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+	uint64_t t = 0;
+
+	while (len) {
+		size_t in = (size_t)(off % CS), n = CS - in < len ? CS - in : len;
+
+		assert_int_equal(pipeline_write(f, off / CS, in, s, n, &t), 0);
+		off += n;
+		s += n;
+		len -= n;
+	}
+	return t;
+}
+
+/* The backing file's bytes as another process would read them now. */
+static size_t backing_read(struct ctx *c, const char *name, uint64_t off, void *buf, size_t len)
+{
+	int fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	assert_true(fd >= 0);
+	r = pread(fd, buf, len, (off_t)off);
+	close(fd);
+	assert_true(r >= 0);
+	return (size_t)r;
+}
+
+static uint64_t backing_size(struct ctx *c, const char *name)
+{
+	struct stat st;
+
+	assert_int_equal(fstatat(c->dirfd, name, &st, 0), 0);
+	return (uint64_t)st.st_size;
+}
+
+static void fill(uint8_t *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(seed * 131u + i * 7u + (i >> 8));
+}
+
+/* ---- basics ---------------------------------------------------------------------------- */
+
+static void test_pipeline_write_wait_durable(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "a");
+	uint8_t w[3 * CS + 100], r[sizeof(w)];
+	uint64_t t;
+
+	fill(w, sizeof(w), 1);
+	t = write_at(f, 0, w, sizeof(w));
+	assert_true(t > 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_true(iofake_count("fdatasync") >= 1);
+	/* On the backing file: length is the logical size, chunk i at i * CS. */
+	assert_int_equal(backing_size(c, "a"), sizeof(w));
+	assert_int_equal(backing_read(c, "a", 0, r, sizeof(r)), sizeof(w));
+	assert_memory_equal(r, w, sizeof(w));
+	assert_int_equal(pipeline_file_size(f), sizeof(w));
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_wait_clean_file_returns_at_once(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "clean");
+	unsigned syncs = iofake_count("fdatasync");
+
+	assert_int_equal(pipeline_wait_async(f, 0, 0, NULL, NULL), 0);
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);
+	assert_int_equal(iofake_count("fdatasync"), syncs);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_absorbs_writes_to_queued_chunk(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "abs");
+	uint8_t a[CS], r[CS];
+	struct pipeline_stats st;
+	uint64_t t = 0;
+
+	memset(a, 'a', sizeof(a));
+	for (unsigned i = 0; i < 64; i++) {
+		uint8_t v = (uint8_t)i;
+
+		assert_int_equal(pipeline_write(f, 0, i * 64u, &v, 1, &t), 0);
+	}
+	pipeline_get_stats(c->p, &st);
+	assert_true(st.writes_absorbed >= 63 - 1);	/* a batch may have started in between */
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "abs", 0, r, 64 * 64), 63 * 64 + 1);
+	for (unsigned i = 0; i < 64; i++)
+		assert_int_equal(r[i * 64], i);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_later_write_wins(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "order");
+	uint8_t a[CS], b[CS], r[CS];
+	uint64_t t;
+
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	for (int round = 0; round < 50; round++) {
+		write_at(f, 0, a, CS);
+		t = write_at(f, 0, b, CS);
+		assert_int_equal(pipeline_wait(f, t, 0), 0);
+		assert_int_equal(backing_read(c, "order", 0, r, CS), CS);
+		assert_memory_equal(r, b, CS);
+	}
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_coalesces_adjacent_chunks(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "co");
+	static uint8_t w[16 * CS];
+	uint64_t t;
+
+	fill(w, sizeof(w), 3);
+	iofake_reset();
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	/* 16 adjacent chunks: one pwritev (unless a timed batch split them: at most 2). */
+	assert_true(iofake_count("pwritev") >= 1 && iofake_count("pwritev") <= 2);
+	pipeline_file_put(f);
+}
+
+/* ---- reads of queued and in-flight data ---------------------------------------------------- */
+
+static void test_pipeline_read_sees_queued(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "rq");
+	uint8_t w[2 * CS + 17], r[sizeof(w) + 100];
+
+	fill(w, sizeof(w), 5);
+	write_at(f, 10, w, sizeof(w));
+	/* Slow flusher: nothing on disk yet, everything readable. */
+	assert_int_equal(backing_size(c, "rq"), 0);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), 10 + sizeof(w));
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(r[i], 0);
+	assert_memory_equal(r + 10, w, sizeof(w));
+	/* Unaligned read across the chunk edge. */
+	assert_int_equal(pipeline_read(f, CS - 3, r, 7), 7);
+	assert_memory_equal(r, w + CS - 13, 7);
+	/* At and past EOF. */
+	assert_int_equal(pipeline_read(f, 10 + sizeof(w), r, 5), 0);
+	assert_int_equal(pipeline_read(f, 1ULL << 40, r, 5), 0);
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);
+	assert_int_equal(pipeline_read(f, 10, r, sizeof(w)), sizeof(w));
+	assert_memory_equal(r, w, sizeof(w));
+	pipeline_file_put(f);
+}
+
+struct inflight_arg {
+	struct pipeline_file *f;
+	uint64_t t;
+	int rc;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct inflight_arg *a = arg;
+
+	a->rc = pipeline_wait(a->f, a->t, 0);
+	return NULL;
+}
+
+static void test_pipeline_read_sees_in_flight_and_cow(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "inf");
+	uint8_t a[CS], b[100], r[CS];
+	struct inflight_arg arg = { .f = f };
+	pthread_t th;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	/* Slow down the sync so the chunk stays in flight while we read and write it. */
+	iofake_delay("fdatasync", 300000);
+	arg.t = write_at(f, 0, a, CS);
+	assert_int_equal(pthread_create(&th, NULL, wait_thread, &arg), 0);
+	usleep(100000);		/* the batch is now in fdatasync */
+	assert_int_equal(pipeline_read(f, 0, r, CS), CS);
+	assert_memory_equal(r, a, CS);
+	/* Writing an in-flight chunk must not touch the buffer being written (copy on write). */
+	write_at(f, 50, b, sizeof(b));
+	assert_int_equal(pipeline_read(f, 0, r, CS), CS);
+	assert_memory_equal(r + 50, b, sizeof(b));
+	assert_memory_equal(r, a, 50);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(arg.rc, 0);
+	iofake_delay("fdatasync", 0);
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);
+	assert_int_equal(backing_read(c, "inf", 0, r, CS), CS);
+	assert_memory_equal(r + 50, b, sizeof(b));
+	assert_memory_equal(r + 150, a, CS - 150);
+	pipeline_file_put(f);
+}
+
+/* ---- truncate ------------------------------------------------------------------------------ */
+
+static void test_pipeline_truncate_drops_queued_tail(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "tr");
+	uint8_t w[4 * CS], r[4 * CS];
+	uint64_t t;
+
+	memset(w, 'A', sizeof(w));
+	write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_truncate(f, 10, NULL), 0);
+	assert_int_equal(pipeline_file_size(f), 10);
+	assert_int_equal(pipeline_truncate(f, 3 * CS, &t), 0);
+	/* Down then up: bytes 10.. read zero, queued or not (I1). */
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), 3 * CS);
+	for (size_t i = 0; i < 3 * CS; i++)
+		assert_int_equal(r[i], i < 10 ? 'A' : 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_size(c, "tr"), 3 * CS);
+	assert_int_equal(backing_read(c, "tr", 0, r, sizeof(r)), 3 * CS);
+	for (size_t i = 0; i < 3 * CS; i++)
+		assert_int_equal(r[i], i < 10 ? 'A' : 0);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_truncate_masks_stale_backing(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "mask");
+	uint8_t w[2 * CS], r[2 * CS];
+	uint8_t x = 'x';
+	uint64_t t;
+
+	memset(w, 'A', sizeof(w));
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);	/* 'A' x 2 chunks on disk */
+	/* Queue truncate down to 100 then a write at 2*CS-1: the backing still has 'A's, but
+	 * the logical file is 'A' x 100, zeros, then 'x' (slow flusher: nothing applied). */
+	assert_int_equal(pipeline_truncate(f, 100, NULL), 0);
+	t = write_at(f, 2 * CS - 1, &x, 1);
+	assert_int_equal(backing_read(c, "mask", 0, r, sizeof(r)), 2 * CS);
+	assert_int_equal(r[200], 'A');			/* stale bytes still on disk */
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), 2 * CS);
+	for (size_t i = 0; i < 2 * CS; i++)
+		assert_int_equal(r[i], i < 100 ? 'A' : i == 2 * CS - 1 ? 'x' : 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "mask", 0, r, sizeof(r)), 2 * CS);
+	for (size_t i = 0; i < 2 * CS; i++)
+		assert_int_equal(r[i], i < 100 ? 'A' : i == 2 * CS - 1 ? 'x' : 0);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_grow_is_a_hole(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "grow");
+	uint8_t r[CS];
+	uint64_t big = 5ULL << 30;	/* 5 GiB, above 2^32 */
+	uint8_t x = 7;
+	uint64_t t;
+	struct stat st;
+
+	assert_int_equal(pipeline_truncate(f, big, NULL), 0);
+	t = write_at(f, (1ULL << 32) + 5, &x, 1);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_size(c, "grow"), big);
+	assert_int_equal(fstatat(c->dirfd, "grow", &st, 0), 0);
+	assert_true(st.st_blocks <= 2 * CS / 512 + 8);
+	assert_int_equal(pipeline_read(f, (1ULL << 32), r, 16), 16);
+	assert_int_equal(r[5], 7);
+	assert_int_equal(r[4], 0);
+	assert_int_equal(pipeline_read(f, big - 10, r, 100), 10);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_truncate_efbig(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "efbig");
+	uint8_t x = 1;
+	int rc;
+
+	/* 2^62 is past every Linux filesystem's maximum (s_maxbytes <= 2^63-1 but ext4 and
+	 * tmpfs are far below); beyond INT64_MAX is always EFBIG. */
+	assert_int_equal(pipeline_truncate(f, UINT64_MAX - 5, NULL), -EFBIG);
+	rc = pipeline_truncate(f, 1ULL << 62, NULL);
+	assert_true(rc == -EFBIG || rc == 0);
+	if (rc == -EFBIG)
+		assert_int_equal(pipeline_file_size(f), 0);
+	assert_int_equal(pipeline_write(f, (UINT64_MAX / CS), 0, &x, 1, NULL), -EFBIG);
+	pipeline_file_put(f);
+}
+
+/* ---- sticky errors ------------------------------------------------------------------------- */
+
+static void test_pipeline_sticky_fdatasync_error(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "F");
+	struct pipeline_file *g = attach(c, "G");
+	uint8_t w[CS], r[CS];
+	struct err_detail d;
+	uint64_t t;
+
+	fill(w, CS, 9);
+	t = write_at(f, 0, w, CS);
+	iofake_fail("fdatasync", 1, -EIO);
+	assert_int_equal(pipeline_wait(f, t, 0), -EIO);
+	assert_int_equal(pipeline_file_error(f, &d), -EIO);
+	assert_string_equal(d.op, "fdatasync");
+	/* Sticky: again, with a later ticket, and after a successful batch of another file. */
+	assert_int_equal(pipeline_wait(f, t, 0), -EIO);
+	assert_int_equal(pipeline_wait(f, 0, PIPELINE_FSYNC), -EIO);
+	t = write_at(g, 0, w, CS);
+	assert_int_equal(pipeline_wait(g, t, 0), 0);
+	assert_int_equal(pipeline_wait(f, 0, 0), -EIO);
+	/* Fail-stop for new writes; the failed data stays readable. */
+	assert_int_equal(pipeline_write(f, 0, 0, w, 1, NULL), -EIO);
+	assert_int_equal(pipeline_truncate(f, 0, NULL), -EIO);
+	assert_int_equal(pipeline_read(f, 0, r, CS), CS);
+	assert_memory_equal(r, w, CS);
+	assert_int_equal(pipeline_stop(c->p), -EIO);
+	pipeline_file_put(f);
+	pipeline_file_put(g);
+}
+
+static void test_pipeline_failed_epoch_never_acked_by_later(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "E");
+	uint8_t w[CS];
+	uint64_t t1, t2;
+
+	memset(w, 1, CS);
+	t1 = write_at(f, 0, w, CS);
+	iofake_fail("pwritev", 1, -EIO);
+	assert_int_equal(pipeline_wait(f, t1, 0), -EIO);
+	/* A write accepted after the failure is refused; nothing can make t1 durable. */
+	assert_int_equal(pipeline_write(f, 1, 0, w, CS, &t2), -EIO);
+	assert_int_equal(pipeline_wait(f, t1, 0), -EIO);
+	/* The failed buffers are kept, counted, and freed only at destroy. */
+	struct pipeline_stats st;
+
+	pipeline_get_stats(c->p, &st);
+	assert_int_equal(st.kept_chunks, 1);
+	assert_int_equal(st.failed_files, 1);
+	assert_int_equal(st.first_error, -EIO);
+	pipeline_file_put(f);
+	/* Still readable after the last reference is gone? The pipeline keeps it; a new attach
+	 * is a new file, so only the stats can tell: the chunk is still kept. */
+	pipeline_get_stats(c->p, &st);
+	assert_int_equal(st.kept_chunks, 1);
+}
+
+static void test_pipeline_enospc_on_pwritev_is_sticky(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "nospc");
+	uint8_t w[CS];
+	uint64_t t;
+
+	memset(w, 2, CS);
+	t = write_at(f, 0, w, CS);
+	iofake_fail("pwritev", 1, -ENOSPC);
+	assert_int_equal(pipeline_wait(f, t, 0), -ENOSPC);
+	assert_int_equal(pipeline_wait(f, t, 0), -ENOSPC);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_enospc_at_write_time(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "res");
+	uint8_t w[CS];
+
+	memset(w, 3, CS);
+	iofake_fail("fallocate", 1, -ENOSPC);
+	/* An extending write reserves first: ENOSPC now, nothing queued, no sticky error. */
+	assert_int_equal(pipeline_write(f, 0, 0, w, CS, NULL), -ENOSPC);
+	assert_int_equal(pipeline_file_size(f), 0);
+	assert_int_equal(pipeline_file_error(f, NULL), 0);
+	assert_int_equal(pipeline_wait(f, write_at(f, 0, w, CS), 0), 0);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_short_writes_and_eintr(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "short");
+	static uint8_t w[8 * CS], r[8 * CS];
+	uint64_t t;
+
+	fill(w, sizeof(w), 11);
+	t = write_at(f, 0, w, sizeof(w));
+	iofake_fail("pwritev", 1, IOFAKE_SHORT);
+	iofake_fail("pwritev", 2, IOFAKE_EINTR);
+	iofake_fail("pwritev", 3, IOFAKE_SHORT);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "short", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	assert_true(iofake_fired() >= 3);
+	pipeline_file_put(f);
+}
+
+/* ---- callbacks ----------------------------------------------------------------------------- */
+
+struct cb_state {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int calls;
+	int rc;
+	pthread_t thread;
+};
+
+static void cb_record(void *arg, int rc)
+{
+	struct cb_state *s = arg;
+
+	pthread_mutex_lock(&s->m);
+	s->calls++;
+	s->rc = rc;
+	s->thread = pthread_self();
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->m);
+}
+
+static void test_pipeline_async_callback_from_flusher(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "cb");
+	struct cb_state s = { .calls = 0 };
+	uint8_t w[100];
+	uint64_t t;
+
+	pthread_mutex_init(&s.m, NULL);
+	pthread_cond_init(&s.cv, NULL);
+	memset(w, 4, sizeof(w));
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait_async(f, t, 0, cb_record, &s), PIPELINE_PENDING);
+	pthread_mutex_lock(&s.m);
+	while (!s.calls)
+		pthread_cond_wait(&s.cv, &s.m);
+	pthread_mutex_unlock(&s.m);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.rc, 0);
+	assert_false(pthread_equal(s.thread, pthread_self()));
+	/* Now durable: answered at once, no callback. */
+	assert_int_equal(pipeline_wait_async(f, t, 0, cb_record, &s), 0);
+	usleep(50000);
+	assert_int_equal(s.calls, 1);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_fsync_flag_uses_fsync(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "meta");
+	unsigned before = iofake_count("fsync");
+
+	assert_int_equal(pipeline_wait(f, pipeline_file_touch_meta(f), PIPELINE_FSYNC), 0);
+	assert_true(iofake_count("fsync") > before);
+	pipeline_file_put(f);
+}
+
+/* ---- the epoch race ------------------------------------------------------------------------ */
+
+struct race_arg {
+	struct ctx *c;
+	struct pipeline_file *f;
+	const char *name;
+	unsigned id;
+	int violations;
+};
+
+static void *race_writer(void *arg)
+{
+	struct race_arg *a = arg;
+	uint8_t w[256], r[256];
+
+	for (unsigned i = 0; i < 40; i++) {
+		uint64_t off = (uint64_t)(a->id * 40 + i) * 256;
+		uint64_t t;
+
+		memset(w, (int)(1 + (a->id * 40 + i) % 250), sizeof(w));
+		assert_int_equal(pipeline_write(a->f, off / CS, off % CS, w, sizeof(w), &t), 0);
+		assert_int_equal(pipeline_wait(a->f, t, 0), 0);
+		/* Durable means written before the sync: the bytes must be in the file now. */
+		if (backing_read(a->c, a->name, off, r, sizeof(r)) != sizeof(r) ||
+		    memcmp(r, w, sizeof(w)))
+			a->violations++;
+	}
+	return NULL;
+}
+
+static void test_pipeline_epoch_race_never_acks_early(void **state)
+{
+	struct pipeline_opts o;
+	struct ctx *c;
+	struct pipeline_file *f;
+	pthread_t th[4];
+	struct race_arg a[4];
+
+	/* Widen both windows: inside the write's critical section (ticket issued, file not
+	 * yet queued) and between the flusher's take and its writes. */
+	opts_for_test(&o);
+	o.flush_interval_ms = 1;
+	o.submit_delay_us = 200;
+	o.flush_delay_us = 2000;
+	assert_int_equal(setup_opts(state, &o), 0);
+	c = *state;
+	f = attach(c, "race");
+	for (unsigned i = 0; i < 4; i++) {
+		a[i] = (struct race_arg){ .c = c, .f = f, .name = "race", .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, race_writer, &a[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(a[i].violations, 0);
+	}
+	pipeline_file_put(f);
+	teardown(state);
+}
+
+/* ---- concurrency --------------------------------------------------------------------------- */
+
+#define NPROD 8
+#define NFILES 4
+#define PER_PROD 3000
+
+struct stress_arg {
+	struct pipeline_file **files;
+	unsigned id;
+};
+
+/* Producer id owns bytes [id * 512 + k * NPROD * 512, +512) of each file for k in 0..: disjoint
+ * from every other producer, but sharing chunks with them (CS = 4096 = 8 producers x 512). */
+static void *stress_producer(void *arg)
+{
+	struct stress_arg *a = arg;
+	uint8_t w[512];
+
+	for (unsigned i = 0; i < PER_PROD; i++) {
+		unsigned fi = i % NFILES;
+		uint64_t slot = (uint64_t)(i / NFILES) % 64;
+		uint64_t off = (slot * NPROD + a->id) * 512;
+		uint64_t t;
+
+		memset(w, (int)((a->id << 4) | (slot & 15)), sizeof(w));
+		w[0] = (uint8_t)(i / NFILES / 64);	/* generation: later writes overwrite */
+		assert_int_equal(pipeline_write(a->files[fi], off / CS, off % CS, w, 512, &t), 0);
+		if (i % 97 == 0)
+			assert_int_equal(pipeline_wait(a->files[fi], t, 0), 0);
+	}
+	return NULL;
+}
+
+static void test_pipeline_stress_8_producers(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *files[NFILES];
+	struct stress_arg a[NPROD];
+	pthread_t th[NPROD];
+	char name[16];
+	uint8_t r[512];
+	unsigned last_gen = (PER_PROD / NFILES - 1) / 64;
+
+	for (unsigned i = 0; i < NFILES; i++) {
+		snprintf(name, sizeof(name), "s%u", i);
+		files[i] = attach(c, name);
+	}
+	for (unsigned i = 0; i < NPROD; i++) {
+		a[i] = (struct stress_arg){ .files = files, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, stress_producer, &a[i]), 0);
+	}
+	for (unsigned i = 0; i < NPROD; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (unsigned i = 0; i < NFILES; i++)
+		pipeline_file_put(files[i]);
+	assert_int_equal(pipeline_stop(c->p), 0);
+
+	/* Reopen: every producer's last write of every slot, byte for byte. */
+	for (unsigned fi = 0; fi < NFILES; fi++) {
+		snprintf(name, sizeof(name), "s%u", fi);
+		assert_int_equal(backing_size(c, name), 64 * NPROD * 512);
+		for (unsigned id = 0; id < NPROD; id++) {
+			for (uint64_t slot = 0; slot < 64; slot++) {
+				uint64_t off = (slot * NPROD + id) * 512;
+				/* how many times (id, file fi, slot) was written, last generation */
+				unsigned writes = 0, gen = 0;
+
+				for (unsigned i = fi; i < PER_PROD; i += NFILES)
+					if ((i / NFILES) % 64 == slot) {
+						writes++;
+						gen = i / NFILES / 64;
+					}
+				assert_true(writes > 0);
+				assert_true(gen <= last_gen);
+				assert_int_equal(backing_read(c, name, off, r, 512), 512);
+				assert_int_equal(r[0], gen);
+				for (int k = 1; k < 512; k++)
+					assert_int_equal(r[k], (id << 4) | (slot & 15));
+			}
+		}
+	}
+}
+
+static void test_pipeline_pool_backpressure(void **state)
+{
+	struct pipeline_opts o;
+	struct ctx *c;
+	struct pipeline_file *f;
+	static uint8_t w[64 * CS], r[64 * CS];
+	struct pipeline_stats st;
+	uint64_t t;
+
+	opts_for_test(&o);
+	o.pool_bufs = 4;			/* 16x smaller than one write burst */
+	o.flush_interval_ms = 60000;		/* only backpressure kicks can flush */
+	assert_int_equal(setup_opts(state, &o), 0);
+	c = *state;
+	f = attach(c, "bp");
+	fill(w, sizeof(w), 13);
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	pipeline_get_stats(c->p, &st);
+	assert_true(st.pool_high_water <= 4);
+	assert_int_equal(backing_read(c, "bp", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));
+	pipeline_file_put(f);
+	teardown(state);
+}
+
+static void test_pipeline_sync_all(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "sa1"), *g = attach(c, "sa2");
+	uint8_t w[10];
+
+	memset(w, 9, sizeof(w));
+	write_at(f, 0, w, sizeof(w));
+	write_at(g, CS * 3, w, sizeof(w));
+	assert_int_equal(pipeline_sync_all(c->p), 0);
+	assert_int_equal(backing_size(c, "sa1"), 10);
+	assert_int_equal(backing_size(c, "sa2"), CS * 3 + 10);
+	pipeline_file_put(f);
+	pipeline_file_put(g);
+}
+
+/* ---- crash: SIGKILL a writer process; every acknowledged write must be on disk ------------- */
+
+static void crash_child(const char *dir, int ackfd)
+{
+	struct pipeline_opts o;
+	struct pipeline *p;
+	struct chunk_file *cf;
+	struct pipeline_file *f;
+	int dirfd = open(dir, O_DIRECTORY | O_RDONLY);
+	uint8_t rec[600];
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 5;
+	if (dirfd < 0 || pipeline_create(&o, &p) < 0 ||
+	    chunk_file_open(NULL, dirfd, "crash", CHUNK_CREATE, 0644, CS, &cf) < 0 ||
+	    pipeline_file_attach(p, cf, &f) < 0)
+		_exit(2);
+	for (uint32_t i = 0;; i++) {
+		uint64_t off = (uint64_t)i * sizeof(rec), t = 0;
+		size_t done = 0;
+
+		memset(rec, (int)(i % 251 + 1), sizeof(rec));
+		memcpy(rec, &i, sizeof(i));
+		while (done < sizeof(rec)) {
+			uint64_t pos = off + done;
+			size_t n = CS - pos % CS < sizeof(rec) - done ? CS - pos % CS : sizeof(rec) - done;
+
+			if (pipeline_write(f, pos / CS, pos % CS, rec + done, n, &t) < 0)
+				_exit(3);
+			done += n;
+		}
+		if (i % 7 == 0) {
+			if (pipeline_wait(f, t, 0) < 0)
+				_exit(4);
+			if (write(ackfd, &i, sizeof(i)) != sizeof(i))
+				_exit(5);
+		}
+	}
+}
+
+static void test_pipeline_crash_sigkill_keeps_acked(void **state)
+{
+	struct ctx *c = *state;
+
+	for (int round = 0; round < 5; round++) {
+		int pfd[2];
+		pid_t pid;
+		uint32_t acked = 0, v;
+		int status;
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -f %s/crash", c->dir);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(pipe(pfd), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			/* exec a fresh copy of this binary: forking a multi-threaded process and
+			 * starting threads in the child is undefined (and TSan refuses it). */
+			char fdarg[16];
+
+			close(pfd[0]);
+			snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+			execl("/proc/self/exe", "test_pipeline", "--crash-child", c->dir, fdarg,
+			      (char *)NULL);
+			_exit(127);
+		}
+		close(pfd[1]);
+		/* Let the writer get going (first acknowledgement), then kill it at random. */
+		assert_int_equal(read(pfd[0], &acked, sizeof(acked)), sizeof(acked));
+		usleep(10000 + (useconds_t)(rand() % 200000));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		while (read(pfd[0], &v, sizeof(v)) == sizeof(v))
+			acked = v;
+		close(pfd[0]);
+		assert_true(acked > 0);
+
+		/* Every record up to the last acknowledged one is complete on disk. */
+		int fd = openat(c->dirfd, "crash", O_RDONLY);
+		uint8_t rec[600];
+
+		assert_true(fd >= 0);
+		for (uint32_t i = 0; i <= acked; i++) {
+			uint32_t id;
+
+			assert_int_equal(pread(fd, rec, sizeof(rec), (off_t)i * 600), 600);
+			memcpy(&id, rec, sizeof(id));
+			assert_int_equal(id, i);
+			for (size_t k = sizeof(id); k < sizeof(rec); k++)
+				assert_int_equal(rec[k], i % 251 + 1);
+		}
+		close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pipeline_write_wait_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_wait_clean_file_returns_at_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_absorbs_writes_to_queued_chunk,
+						setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_later_write_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_coalesces_adjacent_chunks, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_read_sees_queued, setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_read_sees_in_flight_and_cow, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_truncate_drops_queued_tail, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_truncate_masks_stale_backing,
+						setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_grow_is_a_hole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_truncate_efbig, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_sticky_fdatasync_error, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_failed_epoch_never_acked_by_later,
+						setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_enospc_on_pwritev_is_sticky, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_enospc_at_write_time, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_short_writes_and_eintr, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_async_callback_from_flusher, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_fsync_flag_uses_fsync, setup, teardown),
+		cmocka_unit_test(test_pipeline_epoch_race_never_acks_early),
+		cmocka_unit_test_setup_teardown(test_pipeline_stress_8_producers, setup, teardown),
+		cmocka_unit_test(test_pipeline_pool_backpressure),
+		cmocka_unit_test_setup_teardown(test_pipeline_sync_all, setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
+						teardown),
+	};
+
+	if (argc == 4 && !strcmp(argv[1], "--crash-child"))
+		crash_child(argv[2], atoi(argv[3]));
+	srand((unsigned)getpid());
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
