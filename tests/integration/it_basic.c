@@ -25,7 +25,10 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
+#include <linux/falloc.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,9 +36,10 @@
 #define TMPFS_MAGIC_	0x01021994
 #define FLUSH_MS	100
 #define OPTS		"chunk_size=4096,flush_interval_ms=100"
+#define SLOW_OPTS	"chunk_size=4096,flush_interval_ms=10000"
 
-static struct ft_mount m;
-static char store[PATH_MAX];
+static struct ft_mount m, slow;
+static char store[PATH_MAX], slow_store[PATH_MAX];
 
 static const char *P(const char *name) { return ft_path(&m, name); }
 
@@ -589,6 +593,353 @@ static void v_mtime(const char *when)
 	expect_file("mtime", "0123abc789", 10, when);
 }
 
+
+/* Path of NAME in the slow store's backing directory / in the slow mount. */
+static const char *SB(const char *name)
+{
+	static char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s/%s", slow_store, name) >= (int)sizeof(buf))
+		ft_fail("path too long");
+	return buf;
+}
+
+static const char *SP(const char *name) { return ft_path(&slow, name); }
+
+/* The file at PATH must hold exactly WANT. */
+static void expect_path(const char *path, const void *want, size_t len, const char *what)
+{
+	size_t got_len;
+	uint8_t *got = ft_read_file(path, &got_len);
+	long long d;
+
+	if (got_len != len)
+		ft_fail("%s: %s has %zu bytes, expected %zu", what, path, got_len, len);
+	d = ft_memdiff(got, want, len);
+	if (d >= 0)
+		ft_fail("%s: %s differs at byte %lld", what, path, d);
+	free(got);
+	ft_ok("%s: %s holds the expected %zu bytes", what, path, len);
+}
+
+/* The backing file (DURABILITY.md 2.1: same relative path, length = logical size) must hold
+ * exactly WANT: proof that the data left the pipeline, not just the page cache. */
+static void expect_backing(const char *bpath, const void *want, size_t len, const char *what)
+{
+	expect_path(bpath, want, len, ft_fmt("%s (backing file)", what));
+}
+
+static int run_cmd(char *const argv[])
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		ft_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define SLOW_BIG (10 << 20)
+static uint8_t *slow_big;
+
+/* Everything that must hold while data is still queued (flush interval 10 s). */
+static void t_slow(void)
+{
+	uint8_t buf[4096], *d;
+	double lat[20];
+	struct stat st;
+	size_t i;
+	int fd, st2;
+	pid_t pid;
+
+	ft_check("slow flusher: write 4 KiB + fsync has a median latency < 200 ms (req 4)");
+	memset(buf, 'L', sizeof(buf));
+	fd = FT_SYS(open(SP("lat"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	for (i = 0; i < 20; i++) {
+		double t0 = ft_now();
+
+		ft_pwrite_all(fd, buf, sizeof(buf), (off_t)i * 4096);
+		FT_SYS(fsync(fd));
+		lat[i] = ft_now() - t0;
+	}
+	FT_SYS(close(fd));
+	qsort(lat, 20, sizeof(lat[0]), cmp_double);
+	FT_ASSERT(lat[10] < 0.2, "median write+fsync latency %.3f s with a 10 s flush interval "
+		  "(fsync does not close the epoch at once)", lat[10]);
+	ft_ok("median write+fsync latency %.1f ms, max %.1f ms", lat[10] * 1e3, lat[19] * 1e3);
+
+	ft_check("another process writes without fsync; fsync on our O_RDONLY fd puts it in the "
+		 "backing file (req 42)");
+	d = pattern(65536 + 17, 42);
+	pid = fork();
+	FT_ASSERT(pid >= 0, "fork");
+	if (pid == 0) {
+		int cfd = open(SP("f42"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+		if (cfd < 0 || write(cfd, d, 65536 + 17) != 65536 + 17 || close(cfd) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	FT_SYS(waitpid(pid, &st2, 0));
+	FT_ASSERT(WIFEXITED(st2) && WEXITSTATUS(st2) == 0, "writer child failed");
+	fd = FT_SYS(open(SP("f42"), O_RDONLY));
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	expect_backing(SB("f42"), d, 65536 + 17, "fsync through an O_RDONLY fd of another process's "
+		       "writes");
+	free(d);
+
+	ft_check("O_DSYNC write returns only once its data is in the backing file (req 5)");
+	d = pattern(3 * 4096 + 5, 5);
+	fd = FT_SYS(open(SP("dsync"), O_WRONLY | O_CREAT | O_EXCL | O_DSYNC, 0644));
+	FT_ASSERT(write(fd, d, 3 * 4096 + 5) == 3 * 4096 + 5, "O_DSYNC write");
+	expect_backing(SB("dsync"), d, 3 * 4096 + 5, "O_DSYNC write, before close");
+	FT_SYS(close(fd));
+	free(d);
+
+	ft_check("a write 1 MiB past EOF is visible at once to stat in another process, whose "
+		 "O_APPEND write lands after it (req 32)");
+	fd = FT_SYS(open(SP("far"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, "far", 3, 1 << 20);
+	pid = fork();
+	FT_ASSERT(pid >= 0, "fork");
+	if (pid == 0) {
+		struct stat cst;
+		int cfd;
+
+		if (stat(SP("far"), &cst) < 0 || cst.st_size != (1 << 20) + 3)
+			_exit(2);
+		cfd = open(SP("far"), O_WRONLY | O_APPEND);
+		if (cfd < 0 || write(cfd, "tail", 4) != 4 || close(cfd) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	FT_SYS(waitpid(pid, &st2, 0));
+	FT_ASSERT(WIFEXITED(st2) && WEXITSTATUS(st2) != 2, "the other process saw the old size");
+	FT_ASSERT(WIFEXITED(st2) && WEXITSTATUS(st2) == 0, "the other process's append failed");
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_size == (1 << 20) + 7, "size %lld", (long long)st.st_size);
+	ft_pread_all(fd, buf, 7, 1 << 20);
+	FT_ASSERT(memcmp(buf, "fartail", 7) == 0, "append did not land after the far write");
+	FT_SYS(close(fd));
+	ft_ok("size visible to another process; its O_APPEND landed at the end");
+
+	ft_check("100 bytes queued at offset 10 read back through O_DIRECT and after "
+		 "fadvise(DONTNEED) (req 33)");
+	d = pattern(100, 33);
+	fd = FT_SYS(open(SP("q33"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, d, 100, 10);
+	{
+		uint8_t *ab = aligned_alloc(4096, 4096);
+		int dfd = FT_SYS(open(SP("q33"), O_RDONLY | O_DIRECT));
+		ssize_t r = pread(dfd, ab, 4096, 0);
+
+		FT_ASSERT(r == 110, "O_DIRECT read returned %zd (%s)", r, r < 0 ? strerror(errno) : "");
+		FT_ASSERT(is_zero(ab, 10) && memcmp(ab + 10, d, 100) == 0, "O_DIRECT read content");
+		FT_SYS(close(dfd));
+		FT_ASSERT(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0, "fadvise");
+		memset(ab, 0xEE, 4096);
+		r = pread(fd, ab, 4096, 0);
+		FT_ASSERT(r == 110 && is_zero(ab, 10) && memcmp(ab + 10, d, 100) == 0,
+			  "read after DONTNEED returned %zd / wrong content", r);
+		free(ab);
+	}
+	FT_SYS(close(fd));
+	ft_ok("queued data served by the daemon");
+	free(d);
+
+	ft_check("st_blocks counts queued data: >= 2048 right after writing 1 MiB (req 36)");
+	d = pattern(1 << 20, 36);
+	fd = FT_SYS(open(SP("blocks"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, d, 1 << 20, 0);
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_blocks >= 2048, "st_blocks %lld right after writing 1 MiB",
+		  (long long)st.st_blocks);
+	FT_SYS(close(fd));
+	ft_ok("st_blocks %lld", (long long)st.st_blocks);
+
+	ft_check("cp inside the mount and cp --sparse=always out of it, right after writing "
+		 "(req 9: no lseek/copy_file_range shortcut may miss queued data)");
+	fd = FT_SYS(open(SP("cpsrc"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, d, 300000, 0);
+	ft_pwrite_all(fd, d, 5000, 2 << 20);		/* a hole in between */
+	FT_SYS(close(fd));
+	{
+		char out[PATH_MAX];
+		char *cp1[] = { "cp", (char *)SP("cpsrc"), (char *)SP("cpdst"), NULL };
+		char *cp2[5];
+		uint8_t *want = calloc(1, (2 << 20) + 5000);
+
+		FT_ASSERT(want, "out of memory");
+		memcpy(want, d, 300000);
+		memcpy(want + (2 << 20), d, 5000);
+		FT_ASSERT(run_cmd(cp1) == 0, "cp inside the mount failed");
+		expect_path(SP("cpdst"), want, (2 << 20) + 5000, "cp inside the mount");
+		snprintf(out, sizeof(out), "%s/cp-out", ft_tmpdir());
+		cp2[0] = "cp";
+		cp2[1] = "--sparse=always";
+		cp2[2] = (char *)SP("cpsrc");
+		cp2[3] = out;
+		cp2[4] = NULL;
+		FT_ASSERT(run_cmd(cp2) == 0, "cp --sparse=always out of the mount failed");
+		expect_path(out, want, (2 << 20) + 5000, "cp --sparse=always out of the mount");
+		free(want);
+	}
+	free(d);
+
+	ft_check("10 MiB written without fsync must be in the backing file once the daemon has "
+		 "exited after unmount (req 11)");
+	slow_big = pattern(SLOW_BIG, 11);
+	fd = FT_SYS(open(SP("big"), O_WRONLY | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, slow_big, SLOW_BIG, 0);
+	FT_SYS(close(fd));
+}
+
+static void v_slow(const char *when)
+{
+	uint8_t *d = pattern(65536 + 17, 42), *far;
+	struct stat st;
+	size_t len;
+
+	expect_path(SP("f42"), d, 65536 + 17, when);
+	free(d);
+	d = pattern(3 * 4096 + 5, 5);
+	expect_path(SP("dsync"), d, 3 * 4096 + 5, when);
+	free(d);
+	far = ft_read_file(SP("far"), &len);
+	FT_ASSERT(len == (1 << 20) + 7 && is_zero(far, 1 << 20) &&
+		  memcmp(far + (1 << 20), "fartail", 7) == 0, "%s: far file", when);
+	free(far);
+	FT_SYS(stat(SP("big"), &st));
+	expect_path(SP("big"), slow_big, SLOW_BIG, when);
+	ft_ok("%s: slow-flusher files intact", when);
+}
+
+static void t_misc(void)
+{
+	struct statfs sf;
+	char name[1024];
+	struct stat st;
+	uint8_t buf[8192];
+	int fd, r;
+
+	ft_check("fsync on directory descriptors returns 0 (FSYNCDIR implemented, req 1)");
+	fd = FT_SYS(open(m.mnt, O_RDONLY | O_DIRECTORY));
+	FT_SYS(fsync(fd));
+	FT_SYS(fdatasync(fd));
+	FT_SYS(close(fd));
+	fd = FT_SYS(open(P("dir"), O_RDONLY | O_DIRECTORY));
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	ft_ok("fsync/fdatasync of the root and a subdirectory: 0");
+
+	ft_check("fallocate mode 0 grows with zeros, KEEP_SIZE keeps the size, COLLAPSE_RANGE "
+		 "gives EOPNOTSUPP (req 10)");
+	ft_write_file(P("falloc"), "0123456789", 10, 0);
+	fd = FT_SYS(open(P("falloc"), O_RDWR));
+	FT_SYS(fallocate(fd, 0, 5, 8000));
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_size == 8005, "size after fallocate mode 0: %lld", (long long)st.st_size);
+	ft_pread_all(fd, buf, 8005, 0);
+	FT_ASSERT(memcmp(buf, "0123456789", 10) == 0 && is_zero(buf + 10, 7995),
+		  "content after fallocate mode 0");
+	FT_SYS(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 * 1024));
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_size == 8005, "size after fallocate KEEP_SIZE: %lld", (long long)st.st_size);
+	if (!ft_fake())		/* ext4 itself supports it */
+		FT_SYS_ERR(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096), EOPNOTSUPP);
+	r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3);
+	FT_ASSERT(r == 0 || errno == EOPNOTSUPP, "PUNCH_HOLE: %s", strerror(errno));
+	if (r == 0) {
+		ft_pread_all(fd, buf, 10, 0);
+		FT_ASSERT(memcmp(buf, "01\0\0\0" "56789", 10) == 0, "punched range not zero");
+	} else {
+		FT_SYS(pwrite(fd, "\0\0\0", 3, 2));
+	}
+	FT_SYS(fsync(fd));
+	FT_SYS(close(fd));
+	ft_ok("fallocate: mode 0, KEEP_SIZE, COLLAPSE_RANGE EOPNOTSUPP, PUNCH_HOLE %s",
+	      r == 0 ? "supported" : "EOPNOTSUPP");
+
+	ft_check("a name of f_namemax bytes can be created, one byte longer gives ENAMETOOLONG "
+		 "(req 38)");
+	FT_SYS(statfs(m.mnt, &sf));
+	FT_ASSERT(sf.f_namelen > 0 && sf.f_namelen < (long)sizeof(name) - 1, "f_namelen %ld",
+		  (long)sf.f_namelen);
+	memset(name, 'n', sizeof(name));
+	name[sf.f_namelen] = 0;
+	fd = open(P(name), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	FT_ASSERT(fd >= 0, "creating a %ld-byte name: %s", (long)sf.f_namelen, strerror(errno));
+	FT_SYS(close(fd));
+	FT_SYS(unlink(P(name)));
+	name[sf.f_namelen] = 'n';
+	name[sf.f_namelen + 1] = 0;
+	FT_SYS_ERR(open(P(name), O_WRONLY | O_CREAT | O_EXCL, 0644), ENAMETOOLONG);
+	ft_ok("f_namemax %ld: created; %ld bytes: ENAMETOOLONG", (long)sf.f_namelen,
+	      (long)sf.f_namelen + 1);
+
+	ft_check("renameat2 RENAME_NOREPLACE onto an existing name gives EEXIST; "
+		 "RENAME_EXCHANGE swaps or gives EINVAL (req 41)");
+	ft_write_file(P("rn-a"), "A", 1, 0);
+	ft_write_file(P("rn-b"), "B", 1, 0);
+	FT_SYS_ERR(renameat2(AT_FDCWD, P("rn-a"), AT_FDCWD, P("rn-b"), RENAME_NOREPLACE), EEXIST);
+	expect_file("rn-a", "A", 1, "NOREPLACE left the source");
+	expect_file("rn-b", "B", 1, "NOREPLACE left the target");
+	r = renameat2(AT_FDCWD, P("rn-a"), AT_FDCWD, P("rn-b"), RENAME_EXCHANGE);
+	FT_ASSERT(r == 0 || errno == EINVAL, "RENAME_EXCHANGE: %s", strerror(errno));
+	if (r == 0) {
+		expect_file("rn-a", "B", 1, "RENAME_EXCHANGE");
+		expect_file("rn-b", "A", 1, "RENAME_EXCHANGE");
+		FT_SYS(rename(P("rn-a"), P("rn-c")));
+		FT_SYS(rename(P("rn-b"), P("rn-a")));
+		FT_SYS(rename(P("rn-c"), P("rn-b")));
+	}
+	FT_SYS(renameat2(AT_FDCWD, P("rn-a"), AT_FDCWD, P("rn-new"), RENAME_NOREPLACE));
+	expect_file("rn-new", "A", 1, "NOREPLACE onto a free name");
+
+	ft_check("write (queued), unlink, close, two flush intervals: no backing file reappears "
+		 "(req 25)");
+	fd = FT_SYS(open(P("ghost"), O_WRONLY | O_CREAT | O_EXCL, 0644));
+	memset(buf, 'g', sizeof(buf));
+	ft_pwrite_all(fd, buf, sizeof(buf), 0);
+	FT_SYS(unlink(P("ghost")));
+	ft_pwrite_all(fd, buf, sizeof(buf), sizeof(buf));
+	FT_SYS(close(fd));
+	usleep(3 * FLUSH_MS * 1000);	/* waiting for something NOT to happen: no condition */
+	FT_SYS_ERR(access(B("ghost"), F_OK), ENOENT);
+	FT_SYS_ERR(access(P("ghost"), F_OK), ENOENT);
+	ft_ok("no ghost backing file");
+}
+
+static void v_misc(const char *when)
+{
+	uint8_t buf[8005];
+	size_t len;
+	uint8_t *got = ft_read_file(P("falloc"), &len);
+
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, "01\0\0\0" "56789", 10);
+	FT_ASSERT(len == 8005 && memcmp(got, buf, 8005) == 0, "%s: falloc file", when);
+	free(got);
+	expect_file("rn-new", "A", 1, when);
+	expect_file("rn-b", "B", 1, when);
+	FT_SYS_ERR(access(P("rn-a"), F_OK), ENOENT);
+	FT_SYS_ERR(access(B("ghost"), F_OK), ENOENT);
+	ft_ok("%s: fallocate, renameat2 results and no ghost", when);
+}
+
 static void verify_all(const char *when)
 {
 	v_write_pwrite(when);
@@ -601,6 +952,7 @@ static void verify_all(const char *when)
 	v_bigoffsets(when);
 	v_efbig(when);
 	v_mtime(when);
+	v_misc(when);
 }
 
 int main(int argc, char **argv)
@@ -624,7 +976,18 @@ int main(int argc, char **argv)
 	t_efbig();
 	t_superblock_hidden();
 	t_mtime();
+	t_misc();
 	verify_all("live");
+
+	snprintf(slow_store, sizeof(slow_store), "%s/slowstore", ft_tmpdir());
+	snprintf(mp, sizeof(mp), "%s/slowmnt", ft_tmpdir());
+	ft_mount(&slow, slow_store, mp, SLOW_OPTS);
+	t_slow();
+	ft_umount(&slow);
+	expect_backing(SB("big"), slow_big, SLOW_BIG, "unsynced 10 MiB after the daemon exited");
+	ft_mount(&slow, slow_store, mp, SLOW_OPTS);
+	v_slow("slow store after remount");
+	ft_umount(&slow);
 
 	ft_check("unmount, remount, verify everything");
 	ft_remount(&m);
