@@ -10,6 +10,9 @@
  *      The final content is recorded and must be identical after the remount.
  *   3. separate files: each thread writes its own file (appends and overwrites, checked against
  *      a private model).
+ *   4. O_APPEND from 4 processes: each appends 10,000 tagged 100-byte records to one file;
+ *      the size must be 4,000,000 and every record intact, each process's records in order
+ *      (DURABILITY.md requirement 34).
  *
  * Everything is verified live, then after unmount + remount (daemon exit 0), so the data came
  * back from the store. The store uses 4 KiB chunks, so tagged blocks map one-to-one to chunks.
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -304,6 +308,82 @@ static void test_separate(void)
 	verify_separate("live");
 }
 
+/* --- 4. O_APPEND from concurrent processes ------------------------------------------------ */
+
+#define AP_PROCS	4
+#define AP_RECS		10000
+#define AP_LEN		100
+
+static void ap_record(char *r, int p, int k)
+{
+	int n = snprintf(r, AP_LEN + 1, "<p%d r%05d ", p, k);
+
+	memset(r + n, 'a' + p, AP_LEN - n - 1);
+	r[AP_LEN - 1] = '\n';
+}
+
+static void verify_append(const char *when)
+{
+	size_t len, i;
+	uint8_t *d = ft_read_file(ft_path(&m, "append"), &len);
+	int next[AP_PROCS] = { 0 };
+	char want[AP_LEN + 1];
+
+	if (len != (size_t)AP_PROCS * AP_RECS * AP_LEN)
+		ft_fail("%s: append file has %zu bytes, expected %d", when, len,
+			AP_PROCS * AP_RECS * AP_LEN);
+	for (i = 0; i < len; i += AP_LEN) {
+		int p = d[i + 2] - '0';
+
+		if (d[i] != '<' || d[i + 1] != 'p' || p < 0 || p >= AP_PROCS || next[p] >= AP_RECS)
+			ft_fail("%s: no record header at offset %zu: '%.20s'", when, i, d + i);
+		ap_record(want, p, next[p]);
+		if (memcmp(d + i, want, AP_LEN))
+			ft_fail("%s: record at offset %zu is not process %d's record %d: '%.*s'",
+				when, i, p, next[p], AP_LEN - 1, d + i);
+		next[p]++;
+	}
+	free(d);
+	ft_ok("%s: %d processes x %d O_APPEND records: size %d, every record intact and in "
+	      "order", when, AP_PROCS, AP_RECS, AP_PROCS * AP_RECS * AP_LEN);
+}
+
+static void test_append(void)
+{
+	pid_t pids[AP_PROCS];
+	int p, st;
+
+	ft_check("4 processes appending 10,000 tagged 100-byte records each through O_APPEND");
+	ft_write_file(ft_path(&m, "append"), "", 0, 0);
+	fflush(stdout);
+	for (p = 0; p < AP_PROCS; p++) {
+		pids[p] = fork();
+		if (pids[p] < 0)
+			ft_fail("fork: %s", strerror(errno));
+		if (pids[p] == 0) {
+			char r[AP_LEN + 1];
+			int fd = open(ft_path(&m, "append"), O_WRONLY | O_APPEND), k;
+
+			if (fd < 0)
+				_exit(2);
+			for (k = 0; k < AP_RECS; k++) {
+				ap_record(r, p, k);
+				if (write(fd, r, AP_LEN) != AP_LEN)
+					_exit(3);
+				if (k % 1000 == 999 && fdatasync(fd) < 0)
+					_exit(4);
+			}
+			_exit(close(fd) < 0 ? 5 : 0);
+		}
+	}
+	for (p = 0; p < AP_PROCS; p++) {
+		FT_SYS(waitpid(pids[p], &st, 0));
+		FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "appending process %d failed (status 0x%x)", p, st);
+	}
+	verify_append("live");
+}
+
 int main(int argc, char **argv)
 {
 	char store[PATH_MAX], mp[PATH_MAX];
@@ -322,12 +402,14 @@ int main(int argc, char **argv)
 	test_disjoint();
 	test_overlap();
 	test_separate();
+	test_append();
 
 	ft_check("unmount, remount, verify all three from the store");
 	ft_remount(&m);
 	verify_disjoint("after remount");
 	verify_overlap("after remount", 1);
 	verify_separate("after remount");
+	verify_append("after remount");
 	ft_umount(&m);
 	ft_ok("unmounted, daemon exited 0");
 	for (i = 0; i < NTHREADS; i++)
