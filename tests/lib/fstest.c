@@ -476,9 +476,36 @@ void ft_umount(struct ft_mount *m)
 			m->mnt);
 }
 
+int ft_kill(struct ft_mount *m, int sig)
+{
+	int st = 0, i;
+
+	if (!m->mounted || m->pid <= 0)
+		ft_fail("ft_kill: nothing running for %s", m->mnt);
+	if (kill(m->pid, sig) < 0)
+		ft_fail("kill(%d, %d): %s", (int)m->pid, sig, strerror(errno));
+	while (waitpid(m->pid, &st, 0) < 0)
+		if (errno != EINTR)
+			ft_fail("waitpid(%d): %s", (int)m->pid, strerror(errno));
+	m->pid = 0;
+	for (i = 0; i < 500 && in_mountinfo(m->mnt); i++) {
+		char *argv[] = { "fusermount3", "-uz", m->mnt, NULL };
+
+		if (run(argv, 1) != 0)
+			umount2(m->mnt, MNT_DETACH);
+		if (in_mountinfo(m->mnt))
+			usleep(10000);
+	}
+	if (in_mountinfo(m->mnt))
+		ft_fail("ft_kill: %s still mounted after lazy unmount", m->mnt);
+	m->mounted = 0;
+	return st;
+}
+
 void ft_remount(struct ft_mount *m)
 {
-	ft_umount(m);
+	if (m->mounted)
+		ft_umount(m);
 	do_mount(m);
 }
 

@@ -58,7 +58,11 @@ void ft_mount(struct ft_mount *m, const char *backing, const char *mnt, const ch
 /* fusermount3 -u, waits for the daemon (up to 120 s) and fails unless it exited 0. */
 void ft_umount(struct ft_mount *m);
 
-/* ft_umount + ft_mount with the same arguments. */
+/* Crash: sends SIG to the daemon, reaps it, then lazily unmounts the dead mount so MNT can
+ * be mounted again. Returns the daemon's wait status. */
+int ft_kill(struct ft_mount *m, int sig);
+
+/* ft_umount + ft_mount with the same arguments (also after ft_kill). */
 void ft_remount(struct ft_mount *m);
 
 /* Path of NAME inside the mount, in a rotating static buffer (8 slots). */
