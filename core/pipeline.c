@@ -16,9 +16,12 @@
  *     one journal commit). With one file in a batch the flusher does it alone.
  *
  * Per-file state (struct pipeline_file), all under f->lock unless said otherwise:
- *   open     chunks accepted since the file was last taken, a hash map index -> buffer. Each
- *            buffer holds the whole chunk's logical content (read-modify-write on creation),
- *            zero past the logical size. Later writes to a queued chunk are absorbed into it.
+ *   open     chunks accepted since the file was last taken, a hash map index -> buffer. A
+ *            queued chunk holds one contiguous byte range [lo, hi) of the chunk: a new chunk
+ *            holds just the bytes written (no read-modify-write, so a 4 KiB write costs a
+ *            4 KiB backing write, not a chunk); a later write to it is absorbed, and a gap
+ *            between the two is filled from the layers below. Reads lay the open range over
+ *            the flight range over the backing file.
  *   flight   the chunks of the batch being written (sorted array), immutable while in flight:
  *            a write to an in-flight chunk copies it into a new open buffer (copy on write),
  *            so a buffer is never modified while the kernel reads it (DURABILITY.md I2).
@@ -72,7 +75,8 @@
 
 struct pchunk {
 	uint64_t index;
-	void *buf;
+	void *buf;			/* chunk_size bytes; only [lo, hi) is meaningful */
+	uint32_t lo, hi;		/* the bytes this chunk holds (and will write) */
 	struct pchunk *hnext;		/* hash chain (open set only) */
 };
 
@@ -336,33 +340,45 @@ static void set_mtime_now_locked(struct pipeline_file *f)
 }
 
 /*
- * Under f->lock: the current logical content of chunk @index as it would be without the open
- * set: from the flight set (masked at open_trunc), else the backing file (masked at every
- * pending truncate and at the logical size), zeros elsewhere. Fills all chunk_size bytes.
+ * Under f->lock: bytes [a, b) of chunk @index as they are without the open set: the backing
+ * file (zero at and past every pending truncate, the logical size, and its EOF) with the
+ * flight chunk's bytes laid over it (zero at and past the open set's truncate).
  */
-static int fill_base_locked(struct pipeline_file *f, uint64_t index, uint8_t *buf)
+static int read_base_locked(struct pipeline_file *f, uint64_t index, size_t a, size_t b,
+			    uint8_t *dst)
 {
-	size_t cs = f->p->o.chunk_size;
-	uint64_t base = index * cs;
-	uint64_t vis = min64(f->size, f->open_trunc);
+	uint64_t base = index * f->p->o.chunk_size;
+	uint64_t vis_flight = min64(f->size, f->open_trunc);
 	struct pchunk *fc = f->in_flight ? flight_find(f, index) : NULL;
-	size_t have = 0;
+	size_t flo = 0, fhi = 0;
 
 	if (fc) {
-		have = vis > base ? (size_t)min64(cs, vis - base) : 0;
-		memcpy(buf, fc->buf, have);
-	} else {
-		if (f->in_flight)
-			vis = min64(vis, f->flight_trunc);
-		if (vis > base) {
-			ssize_t r = chunk_file_pread(f->cf, index, buf, (size_t)min64(cs, vis - base));
+		/* The flight chunk's bytes that are still visible. */
+		flo = fc->lo;
+		fhi = fc->hi;
+		if (base + fhi > vis_flight)
+			fhi = vis_flight > base ? (size_t)(vis_flight - base) : 0;
+		if (fhi < flo)
+			fhi = flo;
+	}
+	if (!(flo <= a && fhi >= b)) {
+		uint64_t vis = f->in_flight ? min64(vis_flight, f->flight_trunc) : vis_flight;
+		size_t have = 0;
+
+		if (vis > base + a) {
+			ssize_t r = chunk_file_pread_at(f->cf, base + a, dst,
+							(size_t)min64(b - a, vis - base - a));
 
 			if (r < 0)
 				return (int)r;
 			have = (size_t)r;
 		}
+		memset(dst + have, 0, b - a - have);
 	}
-	memset(buf + have, 0, cs - have);
+	size_t lo = flo > a ? flo : a, hi = fhi < b ? fhi : b;
+
+	if (lo < hi)
+		memcpy(dst + (lo - a), (uint8_t *)fc->buf + lo, hi - lo);
 	return 0;
 }
 
@@ -464,21 +480,36 @@ int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const vo
 			}
 		}
 		if (!c) {
+			/* A new chunk holds just the bytes written: no read-modify-write. */
 			fresh->index = index;
 			fresh->buf = buf;
-			if (off || len < cs) {
-				rc = fill_base_locked(f, index, buf);
-				if (rc < 0)
-					goto fail_fresh;
-			}
+			fresh->lo = (uint32_t)off;
+			fresh->hi = (uint32_t)(off + len);
 			rc = cmap_insert(&f->open, fresh);
 			if (rc < 0)
 				goto fail_fresh;
 			atomic_fetch_add_explicit(&p->queued_chunks, 1, memory_order_relaxed);
 			c = fresh;
 		}
-	} else {
+	}
+	if (c != fresh) {
 		atomic_fetch_add_explicit(&p->absorbed, 1, memory_order_relaxed);
+		/* Keep [lo, hi) one contiguous range: fill a gap between it and the new bytes
+		 * with the current content underneath. */
+		if (off + len < c->lo) {
+			rc = read_base_locked(f, index, off + len, c->lo,
+					      (uint8_t *)c->buf + off + len);
+			if (rc < 0)
+				goto fail_locked;
+		} else if (off > c->hi) {
+			rc = read_base_locked(f, index, c->hi, off, (uint8_t *)c->buf + c->hi);
+			if (rc < 0)
+				goto fail_locked;
+		}
+		if (off < c->lo)
+			c->lo = (uint32_t)off;
+		if (off + len > c->hi)
+			c->hi = (uint32_t)(off + len);
 	}
 
 	memcpy((uint8_t *)c->buf + off, src, len);
@@ -498,6 +529,9 @@ fail_fresh:
 	pthread_mutex_unlock(&f->lock);
 	pool_put(p->pool, fresh->buf);
 	free(fresh);
+	return rc;
+fail_locked:
+	pthread_mutex_unlock(&f->lock);
 	return rc;
 fail_sticky:
 	pthread_mutex_unlock(&f->lock);
@@ -525,29 +559,25 @@ int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket)
 		return err_set(-EIO, "truncate (file has a sticky error)", chunk_file_name(f->cf));
 	}
 	if (size < f->size) {
-		/* Drop queued chunks wholly past the end; zero the boundary chunk's tail (I1). */
-		uint64_t keep = (size + cs - 1) / cs;	/* chunks [0, keep) survive */
-
+		/* Drop queued bytes at and past the end: whole chunks, and the boundary chunk's
+		 * tail (I1). */
 		for (size_t i = 0; i < f->open.nb && f->open.n; i++) {
 			struct pchunk **pp = &f->open.b[i];
 
 			while (*pp) {
 				struct pchunk *c = *pp;
+				uint64_t base = c->index * cs;
 
-				if (c->index >= keep) {
+				if (base + c->lo >= size) {
 					*pp = c->hnext;
 					f->open.n--;
 					chunk_release(p, c);
-				} else {
-					pp = &c->hnext;
+					continue;
 				}
+				if (base + c->hi > size)
+					c->hi = (uint32_t)(size - base);
+				pp = &c->hnext;
 			}
-		}
-		if (size % cs) {
-			struct pchunk *c = cmap_find(&f->open, size / cs);
-
-			if (c)
-				memset((uint8_t *)c->buf + size % cs, 0, cs - size % cs);
 		}
 		f->open_trunc = min64(f->open_trunc, size);
 		if (atomic_load_explicit(&f->reserved_end, memory_order_relaxed) > size)
@@ -618,52 +648,52 @@ ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t l
 	}
 
 	/* Backing bytes at or past this are stale (a truncate is queued) or past EOF. */
-	uint64_t vis_flight = min64(f->size, f->open_trunc);
-	uint64_t vis_back = f->in_flight ? min64(vis_flight, f->flight_trunc) : vis_flight;
+	uint64_t vis_back = min64(f->size, f->open_trunc);
 
+	if (f->in_flight)
+		vis_back = min64(vis_back, f->flight_trunc);
 	while (done < len) {
 		uint64_t pos = off + done;
 		uint64_t index = pos / cs;
 		size_t in = (size_t)(pos % cs);
 		size_t n = (size_t)min64(cs - in, len - done);
 		struct pchunk *c = cmap_find(&f->open, index);
-		uint64_t vis;
-		const uint8_t *from = NULL;
+		int rc;
 
-		if (c) {
-			from = c->buf;
-			vis = UINT64_MAX;
-		} else if (f->in_flight && (c = flight_find(f, index))) {
-			from = c->buf;
-			vis = vis_flight;
+		if (c && c->lo <= in && c->hi >= in + n) {
+			memcpy(out + done, (uint8_t *)c->buf + in, n);	/* all queued */
+		} else if (c || (f->in_flight && flight_find(f, index))) {
+			/* Partly queued or in flight: the layers below, then the queued bytes. */
+			rc = read_base_locked(f, index, in, in + n, out + done);
+			if (rc < 0) {
+				pthread_mutex_unlock(&f->lock);
+				return rc;
+			}
+			if (c) {
+				size_t lo = c->lo > in ? c->lo : in;
+				size_t hi = c->hi < in + n ? c->hi : in + n;
+
+				if (lo < hi)
+					memcpy(out + done + (lo - in), (uint8_t *)c->buf + lo, hi - lo);
+			}
 		} else {
-			vis = vis_back;
-		}
-		size_t have = vis > pos ? (size_t)min64(n, vis - pos) : 0;
-
-		if (from) {
-			memcpy(out + done, from + in, have);
-		} else if (have) {
-			/* Coalesce a run of chunks that are neither queued nor in flight. */
-			size_t run = have;
-
-			while (done + run < len && (pos + run) % cs == 0 && pos + run < vis) {
-				uint64_t ni = (pos + run) / cs;
+			/* Only on the backing file: read a run of such chunks in one go. */
+			while (done + n < len) {
+				uint64_t ni = (off + done + n) / cs;
 
 				if (cmap_find(&f->open, ni) || (f->in_flight && flight_find(f, ni)))
 					break;
-				run += (size_t)min64(min64(cs, len - done - run), vis - pos - run);
+				n += (size_t)min64(cs, len - done - n);
 			}
-			ssize_t r = chunk_file_pread_at(f->cf, pos, out + done, run);
+			size_t have = vis_back > pos ? (size_t)min64(n, vis_back - pos) : 0;
+			ssize_t r = have ? chunk_file_pread_at(f->cf, pos, out + done, have) : 0;
 
 			if (r < 0) {
 				pthread_mutex_unlock(&f->lock);
 				return r;
 			}
-			memset(out + done + r, 0, run - (size_t)r);
-			have = n = run;
+			memset(out + done + r, 0, n - (size_t)r);
 		}
-		memset(out + done + have, 0, n - have);
 		done += n;
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -891,34 +921,36 @@ static int flush_file(struct pipeline *p, struct pipeline_file *f)
 		f->backing_size = f->flight_trunc;
 	}
 	for (size_t i = 0; i < f->nflight;) {
-		uint64_t first = f->flight[i]->index;
-		uint64_t end = first * cs;
+		uint64_t start = 0, end = 0;
 		int cnt = 0;
 
-		/* Adjacent chunks go out in one pwritev, clipped to the batch's logical size so
-		 * the backing length never passes it (DURABILITY.md 2.1). */
-		while (i < f->nflight && cnt < (int)(sizeof(iov) / sizeof(iov[0])) &&
-		       f->flight[i]->index == first + (uint64_t)cnt) {
-			uint64_t b = f->flight[i]->index * cs;
+		/* Byte-adjacent chunk ranges go out in one pwritev, clipped to the batch's
+		 * logical size so the backing length never passes it (DURABILITY.md 2.1). */
+		while (i < f->nflight && cnt < (int)(sizeof(iov) / sizeof(iov[0]))) {
+			struct pchunk *c = f->flight[i];
+			uint64_t b = c->index * cs;
+			uint64_t lo = b + c->lo, hi = min64(b + c->hi, f->flight_size);
 
-			if (b >= f->flight_size) {
+			if (lo >= hi) {
 				i++;
 				continue;
 			}
-			iov[cnt].iov_base = f->flight[i]->buf;
-			iov[cnt].iov_len = (size_t)min64(cs, f->flight_size - b);
-			end = b + iov[cnt].iov_len;
+			if (cnt && lo != end)
+				break;
+			iov[cnt].iov_base = (uint8_t *)c->buf + c->lo;
+			iov[cnt].iov_len = (size_t)(hi - lo);
+			if (!cnt)
+				start = lo;
+			end = hi;
 			cnt++;
 			i++;
 		}
-		if (!cnt) {
-			i++;
+		if (!cnt)
 			continue;
-		}
-		rc = chunk_file_pwritev(f->cf, first, iov, cnt);
+		rc = chunk_file_pwritev_at(f->cf, start, iov, cnt);
 		if (rc < 0)
 			return rc;
-		atomic_fetch_add_explicit(&p->bytes_written, end - first * cs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&p->bytes_written, end - start, memory_order_relaxed);
 		atomic_fetch_add_explicit(&p->chunks_written, (uint64_t)cnt, memory_order_relaxed);
 		if (end > f->backing_size)
 			f->backing_size = end;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -147,6 +148,11 @@ static uint64_t backing_size(struct ctx *c, const char *name)
 
 	assert_int_equal(fstatat(c->dirfd, name, &st, 0), 0);
 	return (uint64_t)st.st_size;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
 }
 
 static void fill(uint8_t *b, size_t n, unsigned seed)
@@ -372,6 +378,40 @@ static void test_pipeline_truncate_masks_stale_backing(void **state)
 	for (size_t i = 0; i < 2 * CS; i++)
 		assert_int_equal(r[i], i < 100 ? 'A' : i == 2 * CS - 1 ? 'x' : 0);
 	pipeline_file_put(f);
+}
+
+static void test_pipeline_truncate_in_flight_masks_backing(void **state)
+{
+	struct pipeline_opts o;
+	struct ctx *c;
+	struct pipeline_file *f;
+	uint8_t w[2 * CS], r[2 * CS];
+	uint8_t x = 'x';
+	uint64_t t;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.flush_delay_us = 300000;	/* a taken batch waits 300 ms before touching the disk */
+	assert_int_equal(setup_opts(state, &o), 0);
+	c = *state;
+	f = attach(c, "tif");
+	memset(w, 'A', sizeof(w));
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	/* The truncate is taken into a batch but not yet applied to the backing file. */
+	assert_int_equal(pipeline_truncate(f, 100, NULL), 0);
+	pipeline_kick(c->p);
+	usleep(100000);
+	t = write_at(f, CS + 10, &x, 1);	/* a partial chunk over stale backing bytes */
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), CS + 11);
+	for (size_t i = 0; i < CS + 11; i++)
+		assert_int_equal(r[i], i < 100 ? 'A' : i == CS + 10 ? 'x' : 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "tif", 0, r, sizeof(r)), CS + 11);
+	for (size_t i = 0; i < CS + 11; i++)
+		assert_int_equal(r[i], i < 100 ? 'A' : i == CS + 10 ? 'x' : 0);
+	pipeline_file_put(f);
+	teardown(state);
 }
 
 static void test_pipeline_grow_is_a_hole(void **state)
@@ -770,6 +810,106 @@ static void test_pipeline_sync_all(void **state)
 	pipeline_file_put(g);
 }
 
+/* ---- randomized model check ------------------------------------------------------------- */
+
+#define MODEL_MAX (24 * CS)
+
+/* Offsets near chunk edges are where the range, gap and mask logic has its corners. */
+static uint64_t pick_off(unsigned *seed)
+{
+	unsigned r = (unsigned)rand_r(seed);
+
+	if (r % 3 == 0) {
+		uint64_t edge = (uint64_t)(rand_r(seed) % 24) * CS;
+		int d = rand_r(seed) % 7 - 3;
+
+		return edge + (uint64_t)(d < 0 && edge < (uint64_t)-d ? 0 : d);
+	}
+	return (uint64_t)(rand_r(seed) % (MODEL_MAX - 1));
+}
+
+static void model_run(struct ctx *c, unsigned seed, unsigned nops)
+{
+	static uint8_t model[MODEL_MAX], buf[MODEL_MAX], w[3 * CS];
+	struct pipeline_file *f = attach(c, "model");
+	uint64_t size = 0, t = 0;
+
+	print_message("model seed %u\n", seed);
+	memset(model, 0, sizeof(model));
+	for (unsigned op = 0; op < nops; op++) {
+		unsigned kind = (unsigned)rand_r(&seed) % 100;
+
+		if (kind < 55) {
+			uint64_t off = pick_off(&seed);
+			size_t len = 1 + (size_t)rand_r(&seed) % (rand_r(&seed) % 4 ? 300 : 3 * CS);
+
+			if (off + len > MODEL_MAX)
+				len = (size_t)(MODEL_MAX - off);
+			for (size_t i = 0; i < len; i++)
+				w[i] = (uint8_t)rand_r(&seed);
+			t = write_at(f, off, w, len);
+			memcpy(model + off, w, len);
+			if (off + len > size)
+				size = off + len;
+		} else if (kind < 65) {
+			uint64_t ns = pick_off(&seed) % (MODEL_MAX / 2 + 1);
+
+			if (rand_r(&seed) % 2)
+				ns = ns * 2 > MODEL_MAX ? MODEL_MAX : ns * 2;
+			assert_int_equal(pipeline_truncate(f, ns, &t), 0);
+			if (ns < size)
+				memset(model + ns, 0, size - ns);
+			size = ns;
+		} else if (kind < 90) {
+			uint64_t off = pick_off(&seed);
+			size_t len = 1 + (size_t)rand_r(&seed) % (2 * CS);
+			size_t want = off >= size ? 0 : (size_t)min_u64(len, size - off);
+			ssize_t r = pipeline_read(f, off, buf, len);
+
+			if (r != (ssize_t)want || memcmp(buf, model + off, want)) {
+				print_error("model mismatch: seed-run op %u read %zu@%llu got %zd\n", op,
+					    len, (unsigned long long)off, r);
+				fail();
+			}
+		} else if (kind < 95) {
+			assert_int_equal(pipeline_wait(f, t, 0), 0);
+			assert_int_equal(backing_size(c, "model"), size);
+			assert_int_equal(backing_read(c, "model", 0, buf, MODEL_MAX), size);
+			assert_memory_equal(buf, model, size);
+		} else {
+			assert_int_equal(pipeline_file_size(f), size);
+		}
+	}
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);
+	assert_int_equal(backing_read(c, "model", 0, buf, MODEL_MAX), size);
+	assert_memory_equal(buf, model, size);
+	pipeline_file_put(f);
+}
+
+static void test_pipeline_random_model_fast_flusher(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 1;	/* batches overlap the operations: flight layers */
+	assert_int_equal(setup_opts(state, &o), 0);
+	model_run(*state, (unsigned)time(NULL), 20000);
+	teardown(state);
+}
+
+static void test_pipeline_random_model_slow_sync(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 2;
+	o.flush_delay_us = 1500;		/* taken but not yet written: truncates pending */
+	assert_int_equal(setup_opts(state, &o), 0);
+	iofake_delay("fdatasync", 1500);	/* long flights: reads and writes meet them */
+	model_run(*state, (unsigned)time(NULL) * 7u + 1u, 8000);
+	teardown(state);
+}
+
 /* ---- crash: SIGKILL a writer process; every acknowledged write must be on disk ------------- */
 
 static void crash_child(const char *dir, int ackfd)
@@ -885,6 +1025,7 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_truncate_masks_stale_backing,
 						setup_slow, teardown),
+		cmocka_unit_test(test_pipeline_truncate_in_flight_masks_backing),
 		cmocka_unit_test_setup_teardown(test_pipeline_grow_is_a_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_truncate_efbig, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_sticky_fdatasync_error, setup_slow,
@@ -904,6 +1045,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_stress_8_producers, setup, teardown),
 		cmocka_unit_test(test_pipeline_pool_backpressure),
 		cmocka_unit_test_setup_teardown(test_pipeline_sync_all, setup_slow, teardown),
+		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
+		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
 						teardown),
 	};
