@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #define FT_MAX_MOUNTS 16
+#define FT_MAX_DISKS 4
 #define FT_MAX_ARGS 16
 
 static char tmpdir[PATH_MAX];
@@ -26,6 +28,7 @@ static char daemon_path[PATH_MAX];
 static int fake;
 static int npass;
 static struct ft_mount *mounts[FT_MAX_MOUNTS];	/* registered by ft_mount, for cleanup */
+static struct ft_disk *disks[FT_MAX_DISKS];	/* registered by ft_disk_create, for cleanup */
 static void (*fail_hook)(void);
 static const char *args[FT_MAX_ARGS];
 static int nargs;
@@ -168,6 +171,11 @@ static void cleanup(void)
 			m->pid = 0;
 		}
 		mounts[i] = NULL;
+	}
+	for (i = 0; i < FT_MAX_DISKS; i++) {
+		if (disks[i] && in_mountinfo(disks[i]->dir))
+			umount2(disks[i]->dir, MNT_DETACH);
+		disks[i] = NULL;
 	}
 	if (!tmpdir[0])
 		return;
@@ -507,6 +515,69 @@ void ft_remount(struct ft_mount *m)
 	if (m->mounted)
 		ft_umount(m);
 	do_mount(m);
+}
+
+#define EXT4_IOC_SHUTDOWN_		_IOR('X', 125, uint32_t)
+#define EXT4_GOING_FLAGS_NOLOGFLUSH_	2u
+
+void ft_disk_create(struct ft_disk *d, const char *name, unsigned size_mb)
+{
+	int i, fd;
+
+	memset(d, 0, sizeof(*d));
+	if (snprintf(d->img, sizeof(d->img), "%s/%s.img", tmpdir, name) >= (int)sizeof(d->img) ||
+	    snprintf(d->dir, sizeof(d->dir), "%s/%s", tmpdir, name) >= (int)sizeof(d->dir))
+		ft_fail("path too long");
+	if (!in_path("mkfs.ext4") && access("/sbin/mkfs.ext4", X_OK) < 0)
+		ft_fail("mkfs.ext4 is missing (apt-get install e2fsprogs)");
+	if (access("/dev/loop-control", R_OK | W_OK) < 0)
+		ft_fail("/dev/loop-control is not usable: %s (loop devices are needed to emulate "
+			"power loss and ENOSPC)", strerror(errno));
+	fd = open(d->img, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size_mb << 20) < 0)
+		ft_fail("creating %s: %s", d->img, strerror(errno));
+	close(fd);
+	{
+		char *argv[] = { "mkfs.ext4", "-q", "-F", "-E", "nodiscard", d->img, NULL };
+
+		if (run(argv, 1) != 0)
+			ft_fail("mkfs.ext4 %s failed", d->img);
+	}
+	mkdir_p(d->dir);
+	for (i = 0; i < FT_MAX_DISKS && disks[i]; i++)
+		;
+	if (i == FT_MAX_DISKS)
+		ft_fail("too many disks");
+	disks[i] = d;
+	ft_disk_mount(d);
+}
+
+void ft_disk_mount(struct ft_disk *d)
+{
+	char *argv[] = { "mount", "-o", "loop", d->img, d->dir, NULL };
+
+	if (run(argv, 0) != 0)
+		ft_fail("mount -o loop %s %s failed (are loop devices available?)", d->img, d->dir);
+	d->mounted = 1;
+}
+
+void ft_disk_shutdown(struct ft_disk *d)
+{
+	uint32_t flags = EXT4_GOING_FLAGS_NOLOGFLUSH_;
+	int fd = open(d->dir, O_RDONLY | O_DIRECTORY), i;
+
+	if (fd < 0)
+		ft_fail("open %s: %s", d->dir, strerror(errno));
+	if (ioctl(fd, EXT4_IOC_SHUTDOWN_, &flags) < 0)
+		ft_fail("EXT4_IOC_SHUTDOWN on %s: %s", d->dir, strerror(errno));
+	close(fd);
+	/* The dead FUSE mount may take a moment to let go of its files. */
+	for (i = 0; umount(d->dir) < 0; i++) {
+		if (errno != EBUSY || i == 500)
+			ft_fail("umount %s after shutdown: %s", d->dir, strerror(errno));
+		usleep(10000);
+	}
+	d->mounted = 0;
 }
 
 const char *ft_path(const struct ft_mount *m, const char *name)

@@ -65,6 +65,24 @@ int ft_kill(struct ft_mount *m, int sig);
 /* ft_umount + ft_mount with the same arguments (also after ft_kill). */
 void ft_remount(struct ft_mount *m);
 
+/*
+ * A small ext4 filesystem on a loop device (image file in the temporary directory), for
+ * power-loss emulation (DURABILITY.md 4.1, T3) and real ENOSPC (T6). ft_disk_create() fails
+ * the test, naming what is missing, when mkfs.ext4 or loop devices are unusable.
+ */
+struct ft_disk {
+	char img[PATH_MAX];
+	char dir[PATH_MAX];	/* where it is mounted */
+	int mounted;
+};
+
+void ft_disk_create(struct ft_disk *d, const char *name, unsigned size_mb);
+/* Power loss: EXT4_IOC_SHUTDOWN with EXT4_GOING_FLAGS_NOLOGFLUSH, then umount. Whatever was
+ * not made durable by fsync/fdatasync/sync is lost. Nothing may have files open on it. */
+void ft_disk_shutdown(struct ft_disk *d);
+/* Mounts the image again (the journal is replayed). */
+void ft_disk_mount(struct ft_disk *d);
+
 /* Path of NAME inside the mount, in a rotating static buffer (8 slots). */
 const char *ft_path(const struct ft_mount *m, const char *name);
 
