@@ -54,7 +54,7 @@
  * Dynamic buffers (n > nbufs, or pool_get_dynamic()) are separate aligned_alloc()s;
  * pool_put() tells them from arena buffers by address range.
  *
- * Destroy and puts in flight. A putter still touches the pool (load of @sleepers, the
+ * Destroy and puts in flight. A putter still touches the pool (push, load of @sleepers, the
  * broadcast) after its decrement of @in_use; pool_destroy() must not free the pool under it.
  * Every put brackets its work with @putting++ / @putting-- and destroy, after seeing the
  * counts reach 0, spins until @putting is 0 (a window of a few instructions). A put that
@@ -84,10 +84,10 @@ struct pool {
 	size_t stride;			/* immutable: buf_size rounded up to POOL_ALIGN */
 	unsigned char *arena;		/* immutable; nbufs * stride bytes */
 
-	_Atomic uint64_t head;		/* free list: tag << 32 | (index + 1); seq_cst, see DESIGN */
+	_Atomic uint64_t head;		/* free list: tag << 32 | (index + 1); seq_cst (DESIGN) */
 	_Atomic uint32_t *next;		/* next[i]: index + 1 below i; relaxed, ordered by @head */
 
-	pthread_mutex_t lock;		/* protects nothing but the sleep/wake handshake on @cond */
+	pthread_mutex_t lock;		/* protects only the sleep/wake handshake on @cond */
 	pthread_cond_t cond;		/* "a buffer came back" or "a count dropped", broadcast */
 	_Atomic size_t sleepers;	/* inc/dec under @lock, read lock-free by put; seq_cst */
 	_Atomic size_t getters;		/* sleepers that are pool_get() calls; for stats only */
@@ -306,9 +306,13 @@ void pool_put(struct pool *p, void *buf)
 
 		if (a - lo != idx * p->stride)
 			abort();	/* not a buffer start: memory corruption in the caller */
-		list_push(p, (uint32_t)idx);
-		/* seq_cst: destroy's condition; ordered before wake()'s load of @sleepers. */
+		/*
+		 * Uncount before the push: once pushed, another thread may pop and count it, and
+		 * in_use (and high_water) must never exceed nbufs. seq_cst: destroy's condition,
+		 * ordered before wake()'s load of @sleepers.
+		 */
 		atomic_fetch_sub_explicit(&p->in_use, 1, memory_order_seq_cst);
+		list_push(p, (uint32_t)idx);
 	} else {
 		free(buf);
 		atomic_fetch_sub_explicit(&p->dynamic_in_use, 1, memory_order_seq_cst);
