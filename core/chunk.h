@@ -66,7 +66,8 @@ int chunk_size_valid(size_t size);
  * Opens (or creates) @path relative to @dirfd (AT_FDCWD allowed) with O_CLOEXEC and
  * O_NOFOLLOW, never O_APPEND/O_TRUNC/O_DIRECT/O_SYNC. @name is kept for messages (may be
  * NULL: @path is used). Returns 0 and sets *out, or -errno (*out untouched); with CHUNK_LOCK
- * a store already locked by another open file description gives -EWOULDBLOCK.
+ * a store already locked by another open file description gives -EWOULDBLOCK. @chunk_size
+ * must pass chunk_size_valid() (else -EINVAL), here and in chunk_file_adopt().
  */
 int chunk_file_open(const struct chunk_io *io, int dirfd, const char *path, unsigned flags,
 		    mode_t mode, size_t chunk_size, struct chunk_file **out);

@@ -44,8 +44,10 @@ void store_sb_encode(const struct store_sb *sb, uint8_t *buf);
 
 /*
  * Decodes and verifies @len bytes. Returns 0, or -EINVAL with a reason in *why (a static
- * string: "bad magic", "bad checksum", "unsupported format version 7", "bad chunk size",
- * "short superblock").
+ * string: "bad magic", "bad checksum", "bad chunk size", "short superblock"; or
+ * "unsupported format version 7", which lives in thread-local storage and is valid until the
+ * thread's next call). @why may be NULL. Checked in that order: size, magic, CRC, version,
+ * chunk size, so a flipped bit anywhere is "bad checksum".
  */
 int store_sb_decode(const uint8_t *buf, size_t len, struct store_sb *sb, const char **why);
 
@@ -55,10 +57,12 @@ struct store;
  * Opens the store at @dirpath: if the directory is empty (ignoring "lost+found"), creates a
  * superblock with @chunk_size (0: CHUNK_SIZE_DEFAULT); if it holds a valid superblock, uses it
  * (its chunk size wins over @chunk_size). Then locks the superblock. On failure returns -errno
- * and a one-line reason in @why (e.g. "not a frozenfs store (directory is not empty and has
- * no .frozenfs superblock)", "already mounted (superblock is locked by another process)",
- * "corrupt superblock: bad checksum"); the directory is left untouched except by a successful
- * creation. *created tells whether a new store was made (may be NULL).
+ * and a one-line reason in @why (e.g. -EINVAL "not a frozenfs store: directory is not empty
+ * and has no .frozenfs superblock", -EWOULDBLOCK "already mounted: the store is in use by
+ * another frozenfs process", -EINVAL "corrupt superblock: bad checksum", -EINVAL
+ * "unsupported store format version 2", -ENOENT "backing directory does not exist: PATH");
+ * the directory is left untouched except by a successful creation. *created tells whether a
+ * new store was made (may be NULL).
  */
 int store_open(const struct chunk_io *io, const char *dirpath, uint32_t chunk_size,
 	       struct store **out, char *why, size_t whylen, int *created);
@@ -70,7 +74,11 @@ void store_close(struct store *s);
 int store_dirfd(const struct store *s);
 const struct store_sb *store_superblock(const struct store *s);
 
-/* Creates a store in an empty directory without opening it (mkfs). */
+/*
+ * Creates a store in an empty directory without opening it (mkfs). -EEXIST if @dirpath
+ * already holds a superblock (even a corrupt one: it is never replaced), -EINVAL if the
+ * directory is not empty; @why as for store_open().
+ */
 int store_mkfs(const struct chunk_io *io, const char *dirpath, uint32_t chunk_size,
 	       char *why, size_t whylen);
 
