@@ -34,7 +34,8 @@
 #include "mpsc.h"
 
 struct mpsc {
-	_Atomic(struct mpsc_node *) head;	/* newest node; CAS by producers, xchg by consumer */
+	/* Newest node; CAS by producers, exchanged by the consumer. */
+	_Atomic(struct mpsc_node *) head;
 };
 
 int mpsc_create(struct mpsc **out)

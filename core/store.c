@@ -336,7 +336,8 @@ static int create_sb(const struct chunk_io *io, int dirfd, const char *dirpath,
 	if (fd == -EEXIST)
 		return fail(err_set(fd, "openat", STORE_SB_TMP), why, whylen,
 			    "cannot create store: " STORE_SB_TMP " exists (another frozenfs is "
-			    "creating this store, or an earlier attempt was interrupted: remove it)");
+			    "creating this store, or an earlier attempt was interrupted: "
+			    "remove it)");
 	if (fd < 0)
 		return fail(err_set(fd, "openat", STORE_SB_TMP), why, whylen,
 			    "cannot create superblock in %s: %s", dirpath, errstr(fd));

@@ -136,7 +136,10 @@ static int enter(int op)
 		fired++;
 	pthread_mutex_unlock(&lock);
 	if (us) {
-		struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
+		struct timespec ts = {
+			.tv_sec = us / 1000000,
+			.tv_nsec = (long)(us % 1000000) * 1000,
+		};
 
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;

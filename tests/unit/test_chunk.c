@@ -185,7 +185,8 @@ static void test_chunk_short_writes_and_eintr(void **state)
 	struct fixture *f = *state;
 	unsigned char w[3 * CS + 10], r[sizeof(w)];
 	struct iovec v[4] = {
-		{ w, 10 }, { w + 10, CS }, { w + 10 + CS, CS + 1 }, { w + 10 + 2 * CS + 1, CS - 1 },
+		{ w, 10 }, { w + 10, CS }, { w + 10 + CS, CS + 1 },
+		{ w + 10 + 2 * CS + 1, CS - 1 },
 	};
 
 	fill(w, sizeof(w), 13);

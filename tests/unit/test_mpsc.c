@@ -147,7 +147,7 @@ static void test_mpsc_concurrent_producers_keep_order(void **state)
 		for (; n; n = n->next) {
 			struct item *it = item_of(n);
 
-			/* Per producer, exactly the next sequence number: none lost, none twice. */
+			/* Per producer, exactly the next sequence number: none lost or twice. */
 			if (it->producer < 0 || it->producer >= PRODUCERS ||
 			    it->seq != next[it->producer])
 				bad++;
