@@ -537,8 +537,11 @@ int main(int argc, char *argv[])
 		rc = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
-	if (rc != 0)
-		fs_log(LOG_ERR, "session loop ended with error %d", rc);
+	/* libfuse returns the signal number after SIGTERM/SIGINT/SIGHUP: a normal end. */
+	if (rc > 0)
+		rc = 0;
+	if (rc < 0)
+		fs_log(LOG_ERR, "session loop failed: %s", strerror(-rc));
 	/*
 	 * New requests would hang or fail from here on; make the mount go away (a no-op when
 	 * it was unmounted already) before the possibly long drain.
