@@ -442,7 +442,18 @@ void ft_mount(struct ft_mount *m, const char *backing, const char *mnt, const ch
 
 void ft_umount(struct ft_mount *m)
 {
-	int i, st, rc;
+	int st = ft_umount_status(m);
+
+	if (!WIFEXITED(st))
+		ft_fail("frozenfs killed by signal %d after unmounting %s", WTERMSIG(st), m->mnt);
+	if (WEXITSTATUS(st) != 0)
+		ft_fail("frozenfs exited with status %d after unmounting %s", WEXITSTATUS(st),
+			m->mnt);
+}
+
+int ft_umount_status(struct ft_mount *m)
+{
+	int i, st = 0, rc;
 
 	if (!m->mounted)
 		ft_fail("ft_umount: %s is not mounted by this test", m->mnt);
@@ -450,7 +461,7 @@ void ft_umount(struct ft_mount *m)
 		if (umount(m->mnt) < 0)
 			ft_fail("fake umount %s: %s", m->mnt, strerror(errno));
 		m->mounted = 0;
-		return;
+		return 0;
 	}
 	/* EBUSY is possible for a moment after the last close elsewhere: retry. */
 	for (i = 0;; i++) {
@@ -477,11 +488,7 @@ void ft_umount(struct ft_mount *m)
 		ft_fail("frozenfs (pid %d) still running 120 s after unmounting %s",
 			(int)m->pid, m->mnt);
 	m->pid = 0;
-	if (!WIFEXITED(st))
-		ft_fail("frozenfs killed by signal %d after unmounting %s", WTERMSIG(st), m->mnt);
-	if (WEXITSTATUS(st) != 0)
-		ft_fail("frozenfs exited with status %d after unmounting %s", WEXITSTATUS(st),
-			m->mnt);
+	return st;
 }
 
 int ft_kill(struct ft_mount *m, int sig)
@@ -561,23 +568,35 @@ void ft_disk_mount(struct ft_disk *d)
 	d->mounted = 1;
 }
 
-void ft_disk_shutdown(struct ft_disk *d)
+void ft_disk_goingdown(struct ft_disk *d)
 {
 	uint32_t flags = EXT4_GOING_FLAGS_NOLOGFLUSH_;
-	int fd = open(d->dir, O_RDONLY | O_DIRECTORY), i;
+	int fd = open(d->dir, O_RDONLY | O_DIRECTORY);
 
 	if (fd < 0)
 		ft_fail("open %s: %s", d->dir, strerror(errno));
 	if (ioctl(fd, EXT4_IOC_SHUTDOWN_, &flags) < 0)
 		ft_fail("EXT4_IOC_SHUTDOWN on %s: %s", d->dir, strerror(errno));
 	close(fd);
+}
+
+void ft_disk_umount(struct ft_disk *d)
+{
+	int i;
+
 	/* The dead FUSE mount may take a moment to let go of its files. */
 	for (i = 0; umount(d->dir) < 0; i++) {
 		if (errno != EBUSY || i == 500)
-			ft_fail("umount %s after shutdown: %s", d->dir, strerror(errno));
+			ft_fail("umount %s: %s", d->dir, strerror(errno));
 		usleep(10000);
 	}
 	d->mounted = 0;
+}
+
+void ft_disk_shutdown(struct ft_disk *d)
+{
+	ft_disk_goingdown(d);
+	ft_disk_umount(d);
 }
 
 const char *ft_path(const struct ft_mount *m, const char *name)

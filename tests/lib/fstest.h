@@ -58,6 +58,9 @@ void ft_mount(struct ft_mount *m, const char *backing, const char *mnt, const ch
 /* fusermount3 -u, waits for the daemon (up to 120 s) and fails unless it exited 0. */
 void ft_umount(struct ft_mount *m);
 
+/* The same, but returns the daemon's wait status instead of insisting on 0. */
+int ft_umount_status(struct ft_mount *m);
+
 /* Crash: sends SIG to the daemon, reaps it, then lazily unmounts the dead mount so MNT can
  * be mounted again. Returns the daemon's wait status. */
 int ft_kill(struct ft_mount *m, int sig);
@@ -80,6 +83,10 @@ void ft_disk_create(struct ft_disk *d, const char *name, unsigned size_mb);
 /* Power loss: EXT4_IOC_SHUTDOWN with EXT4_GOING_FLAGS_NOLOGFLUSH, then umount. Whatever was
  * not made durable by fsync/fdatasync/sync is lost. Nothing may have files open on it. */
 void ft_disk_shutdown(struct ft_disk *d);
+/* Only the EXT4_IOC_SHUTDOWN part: from now on every I/O on the disk fails with EIO. */
+void ft_disk_goingdown(struct ft_disk *d);
+/* Only the umount part (retries EBUSY for up to 5 s). */
+void ft_disk_umount(struct ft_disk *d);
 /* Mounts the image again (the journal is replayed). */
 void ft_disk_mount(struct ft_disk *d);
 
