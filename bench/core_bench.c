@@ -36,6 +36,7 @@ static double seconds = 3.0;
 static size_t chunk = 64 << 10;
 static size_t pool_mb = 64;
 static int rounds = 3;
+static int sync_threads = -1;
 
 struct result {
 	double ops;
@@ -128,6 +129,8 @@ static void run_mode(int mode, int nthreads, int nfiles, int out)
 		pipeline_opts_default(&o);
 		o.chunk_size = chunk;
 		o.pool_bufs = pool_mb * (1 << 20) / chunk;
+		if (sync_threads >= 0)
+			o.sync_threads = (unsigned)sync_threads;
 		if (pipeline_create(&o, &p) < 0) {
 			fprintf(stderr, "pipeline_create failed\n");
 			exit(1);
@@ -246,15 +249,16 @@ int main(int argc, char **argv)
 	const char **cfgs = defaults;
 	int ncfg = 3;
 
-	while ((opt = getopt(argc, argv, "d:s:c:p:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:c:p:r:t:")) != -1) {
 		switch (opt) {
 		case 'd': dir = optarg; break;
 		case 's': seconds = atof(optarg); break;
 		case 'c': chunk = (size_t)strtoul(optarg, NULL, 0); break;
 		case 'p': pool_mb = (size_t)strtoul(optarg, NULL, 0); break;
 		case 'r': rounds = atoi(optarg); break;
+		case 't': sync_threads = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d DIR] [-s SEC] [-c CHUNK] [-p POOL_MB] [-r ROUNDS] "
+			fprintf(stderr, "usage: %s [-d DIR] [-s SEC] [-c CHUNK] [-p POOL_MB] [-r ROUNDS] [-t SYNC_THREADS] "
 				"[T:F ...]\n", argv[0]);
 			return 2;
 		}
