@@ -5,11 +5,12 @@
  *
  * Order of events, and why:
  *   1. Parse and validate every option; a bad value is one line on stderr and exit 1.
- *   2. Check both directories, then store_open(): create the store in an empty directory or
- *      verify and lock an existing one. Any refusal is one line and exit 1, before anything
- *      is mounted or daemonized, and nothing on disk is touched.
- *   3. fuse_session_new + mount. Then fuse_daemonize() (unless -f): it forks, so the
- *      pipeline's threads and the /proc/self/fd handle are created only after it.
+ *   2. Check both directories; fuse_session_new() (it rejects unknown FUSE options); then
+ *      store_open(): create the store in an empty directory or verify and lock an existing
+ *      one. Any refusal is one line and exit 1, before anything is mounted or daemonized,
+ *      and nothing on disk is touched.
+ *   3. Mount, then fuse_daemonize() (unless -f): it forks, so the pipeline's threads and
+ *      the /proc/self/fd handle are created only after it.
  *   4. The session loop runs until unmount (fusermount3 -u, umount) or SIGTERM/SIGINT/SIGHUP.
  *   5. pipeline_stop() writes and syncs everything still queued (plain FUSE mounts get no
  *      DESTROY and umount does not wait for us: DURABILITY.md fact 3). Exit 0 only if every
@@ -466,6 +467,19 @@ int main(int argc, char *argv[])
 	fs.opts.backing = backing;
 	fs.opts.mountpoint = mnt;
 
+	/*
+	 * Options first: an unknown FUSE option must be refused before store_open() may
+	 * create a store in an empty directory.
+	 */
+	if (!raw.fsname && add_fsname(&args, backing) < 0)
+		goto out;
+	if (fuse_opt_add_arg(&args, "-osubtype=frozenfs") < 0)
+		goto out;
+	fuse_set_log_func(fuse_log_sink);
+	se = fuse_session_new(&args, &fs_op_table, sizeof(fs_op_table), &fs);
+	if (!se)
+		goto out;	/* libfuse printed the reason (unknown option, ...) */
+
 	/* The kernel already applied the caller's umask to the modes it sends. */
 	umask(0);
 	rc = store_open(NULL, backing, (uint32_t)fs.opts.chunk_size, &fs.store, why,
@@ -489,14 +503,6 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "frozenfs: warning: allow_other without default_permissions lets "
 			"every user act as root on %s\n", mnt);
 
-	if (!raw.fsname && add_fsname(&args, backing) < 0)
-		goto out;
-	if (fuse_opt_add_arg(&args, "-osubtype=frozenfs") < 0)
-		goto out;
-	fuse_set_log_func(fuse_log_sink);
-	se = fuse_session_new(&args, &fs_op_table, sizeof(fs_op_table), &fs);
-	if (!se)
-		goto out;	/* libfuse printed the reason (unknown option, ...) */
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	if (fuse_session_mount(se, mnt) != 0)
