@@ -1208,7 +1208,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 * offers no write-without-sync, so this waits for durability, which is stronger.
 	 */
 	pf = src ? inode_pf(src) : NULL;
-	if (pf && dst_exists && !(flags & RENAME_EXCHANGE)) {
+	if (pf && dst_exists && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE))) {
 		struct pipeline_file_stat ps;
 
 		pipeline_file_stat(pf, &ps);
