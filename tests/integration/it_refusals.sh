@@ -70,7 +70,7 @@ get_le32()
 # "frozenfs:" line on stderr, mount nothing, and leave BACKING as it was (or absent if absent).
 expect_refusal()
 {
-	local what=$1 backing=$2 mnt=$3 before after rc lines err
+	local what=$1 backing=$2 mnt=$3 before after rc lines err bad=
 	shift 3
 	ft_check "refused: $what"
 	if [ -e "$backing" ]; then
@@ -86,13 +86,13 @@ expect_refusal()
 	fi
 	[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] ||
 		ft_fail "$what: frozenfs did not exit within 20 s (it should refuse at once)"
-	[ "$rc" -eq 1 ] || ft_fail "$what: exit status $rc, expected 1 (stderr: $err)"
+	# The remaining checks are independent: report each, and go on to the next refusal.
+	[ "$rc" -eq 1 ] || bad="$bad; exit status $rc, expected 1"
 	lines=$(wc -l <"$T/err")
-	[ "$lines" -eq 1 ] ||
-		ft_fail "$what: expected exactly one line on stderr, got $lines: $(head -c 600 "$T/err")"
+	[ "$lines" -eq 1 ] || bad="$bad; expected exactly one line on stderr, got $lines: $(tr '\n' '|' <"$T/err" | head -c 600)"
 	case $err in
 	frozenfs:*) ;;
-	*) ft_fail "$what: stderr line does not start with 'frozenfs:': $err" ;;
+	*) bad="$bad; stderr does not start with 'frozenfs:': $(head -c 300 "$T/err")" ;;
 	esac
 	if [ "$before" = ABSENT ]; then
 		after=ABSENT
@@ -102,7 +102,11 @@ expect_refusal()
 	fi
 	if [ "$before" != "$after" ]; then
 		diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | head -n 20 | sed 's/^/#   /' >&2
-		ft_fail "$what: the backing directory $backing changed"
+		bad="$bad; the backing directory $backing changed"
+	fi
+	if [ -n "$bad" ]; then
+		ft_soft_fail "$what:${bad#;}"
+		return 0
 	fi
 	ft_ok "$what: exit 1, one line ($err), backing dir untouched"
 }
@@ -146,6 +150,9 @@ ft_ok "missing mountpoint not created"
 for o in chunk_size=3000 chunk_size=32M chunk_size=abc flush_interval_ms=abc errors=bogus; do
 	expect_refusal "bad option -o $o on an empty dir" "$EMPTY" "$MNT" -f -o "$o"
 done
+# Not a frozenfs option: libfuse rejects it, but the user still gets frozenfs's one-line form,
+# and the empty directory must not have become a store first.
+expect_refusal "unknown option -o nosuchopt on an empty dir" "$EMPTY" "$MNT" -f -o nosuchopt
 
 # --- a real store for the superblock and double-mount cases --------------------------------------
 S=$T/store

@@ -61,6 +61,15 @@ ft_fail()
 	exit 1
 }
 
+# ft_soft_fail MSG: report a failed check but carry on; ft_done then exits 1. For checks
+# whose failure does not invalidate the ones after them.
+ft_soft_fail()
+{
+	FT_FAIL=$((FT_FAIL + 1))
+	printf 'not ok - %s\n' "$*"
+	printf 'FAIL: %s\n' "$*" >&2
+}
+
 ft_fake() { [ -n "$FT_FAKE" ]; }
 
 # ft_assert_eq GOT WANT WHAT
@@ -262,8 +271,9 @@ ft_cleanup()
 	exit "$rc"
 }
 
-# ft_done: the closing line that test runners read.
+# ft_done: the closing line that test runners read; exits 1 after any ft_soft_fail.
 ft_done()
 {
 	printf '%d passed, %d failed\n' "$FT_PASS" "$FT_FAIL"
+	[ "$FT_FAIL" -eq 0 ] || exit 1
 }
