@@ -211,7 +211,8 @@ static void t_append(void)
 	b = FT_SYS(open(P("append"), O_WRONLY | O_APPEND));
 	FT_ASSERT(write(a, "aaa", 3) == 3, "write a");
 	FT_ASSERT(write(b, "bbbb", 4) == 4, "write b");
-	FT_ASSERT(pwrite(a, "cc", 2, 0) == 2, "pwrite a");	/* Linux: O_APPEND wins over offset */
+	/* Linux: with O_APPEND the offset of pwrite(2) is ignored. */
+	FT_ASSERT(pwrite(a, "cc", 2, 0) == 2, "pwrite a");
 	FT_SYS(fsync(a));
 	FT_SYS(close(a));
 	FT_SYS(close(b));
@@ -396,7 +397,8 @@ static void t_statfs(void)
 		  (unsigned long long)sf.f_bfree, (unsigned long long)sf.f_bavail,
 		  (long)sf.f_namelen);
 	ft_ok("statfs: bsize %ld, %llu blocks, %llu available, namelen %ld", (long)sf.f_bsize,
-	      (unsigned long long)sf.f_blocks, (unsigned long long)sf.f_bavail, (long)sf.f_namelen);
+	      (unsigned long long)sf.f_blocks, (unsigned long long)sf.f_bavail,
+	      (long)sf.f_namelen);
 }
 
 /* Offsets that need 64 bits: below and across 2^31, 2^32, and at 5 GiB (sparse). */
@@ -697,8 +699,8 @@ static void t_slow(void)
 	fd = FT_SYS(open(SP("f42"), O_RDONLY));
 	FT_SYS(fsync(fd));
 	FT_SYS(close(fd));
-	expect_backing(SB("f42"), d, 65536 + 17, "fsync through an O_RDONLY fd of another process's "
-		       "writes");
+	expect_backing(SB("f42"), d, 65536 + 17,
+		       "fsync through an O_RDONLY fd of another process's writes");
 	free(d);
 
 	ft_check("O_DSYNC write returns only once its data is in the backing file (req 5)");
@@ -746,8 +748,10 @@ static void t_slow(void)
 		int dfd = FT_SYS(open(SP("q33"), O_RDONLY | O_DIRECT));
 		ssize_t r = pread(dfd, ab, 4096, 0);
 
-		FT_ASSERT(r == 110, "O_DIRECT read returned %zd (%s)", r, r < 0 ? strerror(errno) : "");
-		FT_ASSERT(is_zero(ab, 10) && memcmp(ab + 10, d, 100) == 0, "O_DIRECT read content");
+		FT_ASSERT(r == 110, "O_DIRECT read returned %zd (%s)", r,
+			  r < 0 ? strerror(errno) : "");
+		FT_ASSERT(is_zero(ab, 10) && memcmp(ab + 10, d, 100) == 0,
+			  "O_DIRECT read content");
 		FT_SYS(close(dfd));
 		FT_ASSERT(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0, "fadvise");
 		memset(ab, 0xEE, 4096);
@@ -857,7 +861,8 @@ static void t_misc(void)
 		  "content after fallocate mode 0");
 	FT_SYS(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 * 1024));
 	FT_SYS(fstat(fd, &st));
-	FT_ASSERT(st.st_size == 8005, "size after fallocate KEEP_SIZE: %lld", (long long)st.st_size);
+	FT_ASSERT(st.st_size == 8005, "size after fallocate KEEP_SIZE: %lld",
+		  (long long)st.st_size);
 	if (!ft_fake())		/* ext4 itself supports it */
 		FT_SYS_ERR(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096), EOPNOTSUPP);
 	r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3);

@@ -122,11 +122,13 @@ static void verify_disjoint(const char *when)
 	uint8_t *d = ft_read_file(ft_path(&m, "disjoint"), &len);
 
 	if (len != (size_t)NTHREADS * RANGE)
-		ft_fail("%s: disjoint file has %zu bytes, expected %d", when, len, NTHREADS * RANGE);
+		ft_fail("%s: disjoint file has %zu bytes, expected %d", when, len,
+			NTHREADS * RANGE);
 	for (i = 0; i < len; i++)
 		if (d[i] != disjoint_byte((int)(i / RANGE), i))
-			ft_fail("%s: disjoint file byte %zu is 0x%02x, expected 0x%02x (thread %zu)",
-				when, i, d[i], disjoint_byte((int)(i / RANGE), i), i / RANGE);
+			ft_fail("%s: disjoint file byte %zu is 0x%02x, expected 0x%02x "
+				"(thread %zu)", when, i, d[i], disjoint_byte((int)(i / RANGE), i),
+				i / RANGE);
 	free(d);
 	ft_ok("%s: 8 threads x 1 MiB disjoint ranges of one file: every byte correct", when);
 }
@@ -197,20 +199,21 @@ static void verify_overlap(const char *when, int compare_final)
 			if (blk[i] != tag)
 				break;
 		if (i < BLK / 8) {
-			fprintf(stderr, "# block %zu mixes tags 0x%016" PRIx64 " (word 0) and 0x%016"
-				PRIx64 " (word %zu)\n", b, tag, blk[i], i);
+			fprintf(stderr, "# block %zu mixes tags 0x%016" PRIx64 " (word 0) and "
+				"0x%016" PRIx64 " (word %zu)\n", b, tag, blk[i], i);
 			mixed++;
 			continue;
 		}
 		if ((tag >> 56) != 0x7A || t >= NTHREADS || seq < 0 || seq >= OV_WRITES)
-			ft_fail("%s: block %zu holds 0x%016" PRIx64 ", not a writer's tag", when, b, tag);
+			ft_fail("%s: block %zu holds 0x%016" PRIx64 ", not a writer's tag", when,
+				b, tag);
 		if (b < w[t].first[seq] || b >= (size_t)w[t].first[seq] + w[t].count[seq])
 			ft_fail("%s: block %zu holds the tag of thread %d write %d, which covered "
 				"blocks %d..%d only", when, b, t, seq, w[t].first[seq],
 				w[t].first[seq] + w[t].count[seq] - 1);
 		if (compare_final && ov_final[b] != tag)
-			ft_fail("%s: block %zu changed from 0x%016" PRIx64 " to 0x%016" PRIx64, when,
-				b, ov_final[b], tag);
+			ft_fail("%s: block %zu changed from 0x%016" PRIx64 " to 0x%016" PRIx64,
+				when, b, ov_final[b], tag);
 		ov_final[b] = tag;
 	}
 	free(d);
@@ -253,7 +256,8 @@ static void *separate_worker(void *arg)
 		ft_fail("create %s: %s", name, strerror(errno));
 	for (k = 0; k < SEP_WRITES; k++) {
 		size_t len = 1 + ft_rand_below(&me->rng, 64 * 1024);
-		size_t off = ft_rand_below(&me->rng, 2) ? me->size : ft_rand_below(&me->rng, me->size + 1);
+		size_t off = ft_rand_below(&me->rng, 2) ? me->size
+						       : ft_rand_below(&me->rng, me->size + 1);
 
 		if (off + len > SEP_SIZE)
 			off = ft_rand_below(&me->rng, SEP_SIZE - len);

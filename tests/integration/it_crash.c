@@ -174,8 +174,9 @@ static void verify_kill_during_fsync(const char *when)
 			for (j = 0; j < n; j++)
 				zero &= d[k * BLK + j] == 0;
 			FT_ASSERT(k >= (size_t)th[i].acked,
-				  "%s: %s block %zu was acknowledged by fsync but does not hold its "
-				  "data%s", when, fname(i), k, zero ? " (zeros)" : " (garbage)");
+				  "%s: %s block %zu was acknowledged by fsync but does not "
+				  "hold its data%s", when, fname(i), k,
+				  zero ? " (zeros)" : " (garbage)");
 			FT_ASSERT(zero, "%s: %s block %zu (unacknowledged) holds garbage, neither "
 				  "its data nor zeros", when, fname(i), k);
 		}
@@ -226,8 +227,9 @@ static void verify_kill_unsynced(const char *when)
 		int ok = d[i] == new_data[i] || (i < OLD_LEN ? d[i] == old_data[i] : d[i] == 0);
 
 		if (!ok)
-			ft_fail("%s: byte %zu is 0x%02x: neither new (0x%02x) nor %s (0x%02x)", when,
-				i, d[i], new_data[i], i < OLD_LEN ? "the fsynced old data" : "zero",
+			ft_fail("%s: byte %zu is 0x%02x: neither new (0x%02x) nor %s (0x%02x)",
+				when, i, d[i], new_data[i],
+				i < OLD_LEN ? "the fsynced old data" : "zero",
 				i < OLD_LEN ? old_data[i] : 0);
 		n_new += d[i] == new_data[i];
 	}

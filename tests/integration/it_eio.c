@@ -99,8 +99,8 @@ int main(int argc, char **argv)
 	if (close(hfd) == 0) {
 		snprintf(deferred, sizeof(deferred), "close(H) returned 0 right after fsync(H) "
 			 "failed: H's 8 KiB are not durable and cannot become durable (backing fs "
-			 "dead, mount read-only), so this is a false success (DURABILITY.md req 15, "
-			 "section 3 items 8 and 11)");
+			 "dead, mount read-only), so this is a false success (DURABILITY.md "
+			 "req 15, section 3 items 8 and 11)");
 		printf("not ok - %s\n", deferred);
 	} else {
 		ft_ok("close(H) fails: %s", strerror(errno));
@@ -141,7 +141,8 @@ int main(int argc, char **argv)
 	must_fail(close(ffd), "close(F) of the writing descriptor");
 	close(gfd);
 
-	ft_check("after fusermount3 -u the daemon exits non-zero (req 11: sticky error outstanding)");
+	ft_check("after fusermount3 -u the daemon exits non-zero (req 11: sticky error "
+		 "outstanding)");
 	status = ft_umount_status(&m);
 	FT_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) != 0,
 		  "daemon exit status %d (signal %d): expected a non-zero exit",

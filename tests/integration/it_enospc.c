@@ -100,9 +100,9 @@ int main(int argc, char **argv)
 
 			for (j = 0; j < NF; j++)
 				if (fsync(fd[j]) < 0)
-					ft_fail("fsync of %s failed with %s after %zu bytes: ENOSPC must "
-						"be reported by write(2), not by fsync", fname(j),
-						strerror(errno), acked[j]);
+					ft_fail("fsync of %s failed with %s after %zu bytes: "
+						"ENOSPC must be reported by write(2), not by "
+						"fsync", fname(j), strerror(errno), acked[j]);
 		}
 	}
 	FT_ASSERT(err == ENOSPC, "the failing write gave %s, expected ENOSPC", strerror(err));
@@ -112,10 +112,11 @@ int main(int argc, char **argv)
 	ft_check("after ENOSPC: fsync of every file returns 0 and close returns 0");
 	for (i = 0; i < NF; i++) {
 		if (fsync(fd[i]) < 0)
-			ft_fail("fsync of %s after the ENOSPC write: %s (acknowledged data must be "
-				"durable)", fname(i), strerror(errno));
+			ft_fail("fsync of %s after the ENOSPC write: %s (acknowledged data "
+				"must be durable)", fname(i), strerror(errno));
 		if (close(fd[i]) < 0)
-			ft_fail("close of %s after the ENOSPC write: %s", fname(i), strerror(errno));
+			ft_fail("close of %s after the ENOSPC write: %s", fname(i),
+				strerror(errno));
 	}
 	ft_ok("fsync and close return 0");
 	verify("live");

@@ -299,8 +299,8 @@ static void verify_all(const char *when)
 	closedir(d);
 	for (i = 0; i < NNAMES; i++)
 		if ((names[i] != NULL) != (seen[i] == 1))
-			ft_fail("%s: readdir lists %s %d times, model %d", when, name_of(i), seen[i],
-				names[i] != NULL);
+			ft_fail("%s: readdir lists %s %d times, model %d", when, name_of(i),
+				seen[i], names[i] != NULL);
 }
 
 static void op_open(void)
@@ -358,7 +358,8 @@ static void op_pwrite(int s)
 	      ino->size);
 	r = pwrite(fds[s].fd, scratch, len, off);
 	if (r != (ssize_t)len)
-		ft_fail("pwrite %zu at %zu returned %zd: %s", len, off, r, r < 0 ? strerror(errno) : "short");
+		ft_fail("pwrite %zu at %zu returned %zd: %s", len, off, r,
+			r < 0 ? strerror(errno) : "short");
 	memcpy(ino->data + off, scratch, len);
 	if (off + len > ino->size)
 		ino->size = off + len;

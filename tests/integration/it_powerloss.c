@@ -61,15 +61,16 @@ static void expect(const char *name, const void *want, size_t len, const char *w
 	long long d;
 
 	if (access(P(name), F_OK) < 0)
-		ft_fail("%s: %s is missing after the power loss (%s)", what, name, strerror(errno));
+		ft_fail("%s: %s is missing after the power loss (%s)", what, name,
+			strerror(errno));
 	got = ft_read_file(P(name), &got_len);
 	if (got_len != len)
 		ft_fail("%s: %s has %zu bytes after the power loss, expected %zu", what, name,
 			got_len, len);
 	d = ft_memdiff(got, want, len);
 	if (d >= 0)
-		ft_fail("%s: %s differs at byte %lld after the power loss (got 0x%02x, want 0x%02x)",
-			what, name, d, got[d], ((const uint8_t *)want)[d]);
+		ft_fail("%s: %s differs at byte %lld after the power loss (got 0x%02x, "
+			"want 0x%02x)", what, name, d, got[d], ((const uint8_t *)want)[d]);
 	free(got);
 	ft_ok("%s: %s intact (%zu bytes)", what, name, len);
 }

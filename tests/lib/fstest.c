@@ -191,7 +191,8 @@ static void cleanup(void)
 			fclose(f);
 	}
 	if (any)
-		fprintf(stderr, "# cleanup: something is still mounted below %s; leaving it\n", tmpdir);
+		fprintf(stderr, "# cleanup: something is still mounted below %s; leaving it\n",
+			tmpdir);
 	else if (getenv("FT_KEEP") && strcmp(getenv("FT_KEEP"), "1") == 0)
 		fprintf(stderr, "# cleanup: kept %s\n", tmpdir);
 	else
@@ -319,15 +320,18 @@ void ft_init(int argc, char **argv)
 	fake = getenv("FT_FAKE") && getenv("FT_FAKE")[0];
 	if (!fake) {
 		if (!d || !*d)
-			ft_fail("no daemon: pass the frozenfs binary as the first argument or set FROZENFS");
+			ft_fail("no daemon: pass the frozenfs binary as the first argument or set "
+				"FROZENFS");
 		if (access(d, X_OK) < 0)
-			ft_fail("daemon '%s' is missing or not executable: %s", d, strerror(errno));
+			ft_fail("daemon '%s' is missing or not executable: %s", d,
+				strerror(errno));
 		if (!realpath(d, daemon_path))
 			ft_fail("realpath(%s): %s", d, strerror(errno));
 		if (access("/dev/fuse", F_OK) < 0)
 			ft_fail("/dev/fuse is missing (load the fuse module / pass the device)");
 		if (access("/dev/fuse", R_OK | W_OK) < 0)
-			ft_fail("/dev/fuse is not readable and writable by uid %d: %s", (int)getuid(), strerror(errno));
+			ft_fail("/dev/fuse is not readable and writable by uid %d: %s",
+				(int)getuid(), strerror(errno));
 		if (!in_path("fusermount3"))
 			ft_fail("fusermount3 is missing from PATH (apt-get install fuse3)");
 	}
@@ -379,7 +383,8 @@ static void do_mount(struct ft_mount *m)
 	}
 	if (fake) {
 		if (mount(m->backing, m->mnt, NULL, MS_BIND, NULL) < 0)
-			ft_fail("fake bind mount %s on %s: %s", m->backing, m->mnt, strerror(errno));
+			ft_fail("fake bind mount %s on %s: %s", m->backing, m->mnt,
+				strerror(errno));
 		m->mounted = 1;
 		return;
 	}
@@ -564,7 +569,8 @@ void ft_disk_mount(struct ft_disk *d)
 	char *argv[] = { "mount", "-o", "loop", d->img, d->dir, NULL };
 
 	if (run(argv, 0) != 0)
-		ft_fail("mount -o loop %s %s failed (are loop devices available?)", d->img, d->dir);
+		ft_fail("mount -o loop %s %s failed (are loop devices available?)", d->img,
+			d->dir);
 	d->mounted = 1;
 }
 
@@ -620,9 +626,11 @@ void ft_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			ft_fail("pwrite(fd %d, %zu bytes at %lld): %s", fd, len, (long long)off, strerror(errno));
+			ft_fail("pwrite(fd %d, %zu bytes at %lld): %s", fd, len, (long long)off,
+				strerror(errno));
 		if (n == 0)
-			ft_fail("pwrite(fd %d, %zu bytes at %lld) returned 0", fd, len, (long long)off);
+			ft_fail("pwrite(fd %d, %zu bytes at %lld) returned 0", fd, len,
+				(long long)off);
 		p += n;
 		len -= n;
 		off += n;
@@ -639,9 +647,11 @@ void ft_pread_all(int fd, void *buf, size_t len, off_t off)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			ft_fail("pread(fd %d, %zu bytes at %lld): %s", fd, len, (long long)off, strerror(errno));
+			ft_fail("pread(fd %d, %zu bytes at %lld): %s", fd, len, (long long)off,
+				strerror(errno));
 		if (n == 0)
-			ft_fail("pread(fd %d, %zu bytes at %lld): early EOF", fd, len, (long long)off);
+			ft_fail("pread(fd %d, %zu bytes at %lld): early EOF", fd, len,
+				(long long)off);
 		p += n;
 		len -= n;
 		off += n;
