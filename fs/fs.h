@@ -80,6 +80,8 @@ struct fs {
 	size_t nbuckets;		/* protected by lock */
 	size_t ninodes;			/* protected by lock */
 	struct fs_inode *idle;		/* protected by lock: forgotten, data not yet durable */
+	unsigned nunlinked;		/* protected by lock: unlinked inodes still held */
+	pthread_cond_t freed;		/* signalled (under lock) when nunlinked drops */
 	struct fs_inode *root;		/* FUSE_ROOT_ID; never freed before fs_inodes_fini() */
 };
 

@@ -55,10 +55,24 @@ void fs_log(int prio, const char *fmt, ...)
 __attribute__((format(printf, 2, 0)))
 static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	if (log_to_syslog)
+	static int at_line_start = 1;	/* best effort if threads log at once */
+	char line[1024];
+	size_t n;
+
+	if (log_to_syslog) {
 		vsyslog((int)level, fmt, ap);
-	else
-		vfprintf(stderr, fmt, ap);
+		return;
+	}
+	/*
+	 * Errors read "frozenfs: fuse: ..."; the -d request log stays as libfuse prints it.
+	 * libfuse builds some lines from several calls: prefix only at a line's start.
+	 */
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (level <= FUSE_LOG_WARNING && at_line_start)
+		fputs("frozenfs: ", stderr);
+	fputs(line, stderr);
+	n = strlen(line);
+	at_line_start = n == 0 ? at_line_start : line[n - 1] == '\n';
 }
 
 /* ---- options ----------------------------------------------------------------------------- */
@@ -420,7 +434,7 @@ int main(int argc, char *argv[])
 	struct fuse_loop_config *lc;
 	char why[256];
 	char *backing = NULL, *mnt = NULL;
-	int rc, created = 0, ret = 1, mounted = 0;
+	int rc, created = 0, ret = 1, mounted = 0, handlers = 0;
 
 	memset(&raw, 0, sizeof(raw));
 	memset(&fs, 0, sizeof(fs));
@@ -505,6 +519,7 @@ int main(int argc, char *argv[])
 
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
+	handlers = 1;
 	if (fuse_session_mount(se, mnt) != 0)
 		goto out;
 	mounted = 1;
@@ -571,7 +586,8 @@ out:
 	if (se) {
 		if (mounted)
 			fuse_session_unmount(se);
-		fuse_remove_signal_handlers(se);
+		if (handlers)	/* else libfuse complains about an unknown session */
+			fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
 	if (fs.proc_fd >= 0)

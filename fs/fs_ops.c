@@ -80,6 +80,7 @@ struct fs_inode {
 	struct fs_inode *iprev;
 	bool idle;
 	bool keep;			/* sticky error seen: never freed before unmount */
+	bool unlinked;			/* backing link count reached 0 through our unlink */
 	uint64_t nlookup;
 	uint64_t nopen;
 	uint64_t nref;
@@ -323,6 +324,13 @@ static void inode_free(struct fs *fs, struct fs_inode *i)
 	pipeline_file_put(i->pf_retired);
 	if (i->fd >= 0)
 		close(i->fd);
+	if (i->unlinked) {
+		/* Its blocks are free now (unless the pipeline still holds a failed file). */
+		pthread_mutex_lock(&fs->lock);
+		fs->nunlinked--;
+		pthread_cond_broadcast(&fs->freed);
+		pthread_mutex_unlock(&fs->lock);
+	}
 	for (k = 0; k < i->ndparents; k++)
 		inode_drop(fs, i->dparents[k], 0, 0, 1);
 	pthread_mutex_destroy(&i->lock);
@@ -345,12 +353,16 @@ static int inode_settle(struct fs *fs, struct fs_inode *i)
 		struct pipeline_file_stat ps;
 
 		pipeline_file_stat(pf, &ps);
-		if (ps.error) {
+		/*
+		 * A failed file keeps its state until remount, or until it is unlinked and
+		 * closed (DURABILITY.md section 3 item 7).
+		 */
+		if (ps.error && !i->unlinked) {
 			i->keep = true;
 			idle_del(fs, i);
 			return KEEP;
 		}
-		if (ps.queued_chunks || ps.durable_ticket < ps.ticket) {
+		if (!ps.error && (ps.queued_chunks || ps.durable_ticket < ps.ticket)) {
 			idle_add(fs, i);
 			return KEEP;
 		}
@@ -460,6 +472,7 @@ int fs_inodes_init(struct fs *fs)
 	int fd;
 
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_cond_init(&fs->freed, NULL);
 	fs->nbuckets = 1024;
 	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
 	if (!fs->buckets)
@@ -510,6 +523,7 @@ int fs_inodes_fini(struct fs *fs)
 	free(fs->buckets);
 	fs->buckets = NULL;
 	fs->root = NULL;
+	pthread_cond_destroy(&fs->freed);
 	pthread_mutex_destroy(&fs->lock);
 	return failed;
 }
@@ -1004,6 +1018,9 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- namespace --------------------------------------------------------------------------- */
 
+static struct fs_inode *pin_name(struct fs *fs, struct fs_inode *dir, const char *name,
+				 bool *exists);
+
 /* mknod, mkdir and symlink: create, own, look up, remember the parent for fsync. */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      dev_t rdev, const char *link)
@@ -1126,9 +1143,58 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		inode_drop(fs, i, 1, 0, 0);
 }
 
+/*
+ * Deleting a file frees its blocks only when the last backing fd closes, and ours close
+ * when the kernel's FORGET arrives, which races with the caller's next request. Record the
+ * unlinked inode so that a write failing with ENOSPC can wait for it (wait_unlinked()).
+ */
+static void note_unlinked(struct fs *fs, struct fs_inode *i)
+{
+	struct stat st;
+
+	if (!i || fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_nlink != 0)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	if (!i->unlinked) {
+		i->unlinked = true;
+		fs->nunlinked++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * After ENOSPC: if unlinked files are still held, give their FORGETs up to 100 ms to
+ * release them. Returns 1 if one was freed (worth retrying), else 0.
+ */
+static int wait_unlinked(struct fs *fs)
+{
+	struct timespec until;
+	unsigned before;
+	int freed = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 100 * 1000 * 1000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&fs->lock);
+	before = fs->nunlinked;
+	while (before && fs->nunlinked >= before) {
+		if (pthread_cond_timedwait(&fs->freed, &fs->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	freed = fs->nunlinked < before;
+	pthread_mutex_unlock(&fs->lock);
+	return freed;
+}
+
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
 {
 	struct fs *fs = fs_of(req);
+	struct fs_inode *dir = ino_get(fs, parent), *victim = NULL;
+	bool exists;
 	int rc;
 
 	if (is_hidden(parent, name)) {
@@ -1140,12 +1206,16 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (unlinkat(ino_get(fs, parent)->fd, name, flags) < 0) {
-		fuse_reply_err(req, meta_error(fs, flags ? "rmdir" : "unlink",
-						name, errno));
-		return;
+	if (!flags)
+		victim = pin_name(fs, dir, name, &exists);
+	if (unlinkat(dir->fd, name, flags) < 0) {
+		rc = meta_error(fs, flags ? "rmdir" : "unlink", name, errno);
+	} else {
+		note_unlinked(fs, victim);
+		rc = 0;
 	}
-	fuse_reply_err(req, 0);
+	inode_drop(fs, victim, 0, 0, 1);
+	fuse_reply_err(req, rc);
 }
 
 static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1489,6 +1559,8 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	fs_map_iter_init(&it, &fs->map, (uint64_t)off, size);
 	while (fs_map_next(&it, &p)) {
 		rc = pipeline_write(pf, p.index, p.off, buf + done, p.len, &t);
+		if (rc == -ENOSPC && wait_unlinked(fs))
+			rc = pipeline_write(pf, p.index, p.off, buf + done, p.len, &t);
 		if (rc < 0)
 			break;
 		ticket = t;
@@ -1514,21 +1586,44 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	fuse_reply_write(req, done);
 }
 
+/*
+ * The error close(2) must report for @i now, without waiting (DURABILITY.md section 3 item
+ * 10): the sticky data error; a failed fsync of its name; or, once metadata has failed,
+ * anything of it not yet durable, which can no longer be trusted to become so (items 8, 11).
+ */
+static int inode_flush_error(struct fs *fs, struct fs_inode *i, struct pipeline_file *pf)
+{
+	struct pipeline_file_stat ps;
+	bool dirty;
+	int e;
+
+	if (pf) {
+		e = pipeline_file_error(pf, NULL);
+		if (e) {
+			log_sticky(i, pf);
+			return e;
+		}
+	}
+	pthread_mutex_lock(&i->lock);
+	e = i->dentry_err;
+	dirty = i->ndparents || i->dparents_overflow;
+	pthread_mutex_unlock(&i->lock);
+	if (e || !atomic_load_explicit(&fs->meta_failed, memory_order_relaxed))
+		return e;
+	if (pf) {
+		pipeline_file_stat(pf, &ps);
+		dirty = dirty || ps.queued_chunks || ps.durable_ticket < ps.ticket;
+	}
+	return dirty ? -EIO : 0;
+}
+
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = ino_get(fs, ino);
-	struct pipeline_file *pf = inode_pf(i);
-	int e = 0;
 
 	(void)fi;
-	/* close(2) reports the sticky error, without waiting (DURABILITY.md section 3 #10). */
-	if (pf) {
-		e = pipeline_file_error(pf, NULL);
-		if (e)
-			log_sticky(i, pf);
-	}
-	fuse_reply_err(req, -e);
+	fuse_reply_err(req, -inode_flush_error(fs, i, inode_pf(i)));
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1639,6 +1734,9 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	/* Reserve without touching the backing length; the size goes through the stream. */
 	rc = chunk_file_fallocate(pipeline_file_chunk(pf), FALLOC_FL_KEEP_SIZE, (uint64_t)off,
 				  (uint64_t)len);
+	if (rc == -ENOSPC && wait_unlinked(fs))
+		rc = chunk_file_fallocate(pipeline_file_chunk(pf), FALLOC_FL_KEEP_SIZE,
+					  (uint64_t)off, (uint64_t)len);
 	/*
 	 * The kernel holds the inode lock across FALLOCATE, WRITE and SETATTR, so no size
 	 * change slips in between this check and the truncate.
