@@ -1556,6 +1556,10 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	if (size == 0) {
+		fuse_reply_write(req, 0);
+		return;
+	}
 	fs_map_iter_init(&it, &fs->map, (uint64_t)off, size);
 	while (fs_map_next(&it, &p)) {
 		rc = pipeline_write(pf, p.index, p.off, buf + done, p.len, &t);
