@@ -2,9 +2,9 @@
 #
 # fsbench: benchmark a frozenfs mount against its own raw backing filesystem, in one run.
 #
-# Both targets live under one base directory on a real disk (default /var/tmp/frozenfs-bench;
-# tmpfs is refused): BASE/raw is written directly, BASE/mnt is a frozenfs mount of
-# BASE/store. Each workload runs on raw then on frozenfs, ROUNDS times (default 3), and the
+# Both targets live under one base directory on a real disk (default: a fresh
+# mktemp -d /var/tmp/fsbench.XXXXXX; tmpfs is refused): BASE/raw is written directly,
+# BASE/mnt is a frozenfs mount of BASE/store. Each workload runs on raw then on frozenfs, ROUNDS times (default 3), and the
 # table shows the medians and a ratio where 1.00 means "as fast as raw" and below 1 is slower:
 # throughput ratios are frozenfs/raw, time ratios are raw/frozenfs.
 #
@@ -29,7 +29,7 @@ set -u
 ROUNDS=3
 SIZE_MB=1024
 SECS=5
-BASE=/var/tmp/frozenfs-bench
+BASE=
 FROZENFS=
 WBENCH=
 OPTS=
@@ -74,6 +74,9 @@ if [ "$USE_FIO" = 1 ] && command -v fio >/dev/null; then
 	HAVE_FIO=1
 fi
 
+if [ -z "$BASE" ]; then
+	BASE=$(mktemp -d /var/tmp/fsbench.XXXXXX) || die "mktemp -d under /var/tmp failed"
+fi
 mkdir -p "$BASE" || die "cannot create $BASE"
 BASE=$(realpath -- "$BASE")
 fstype=$(stat -f -c %T "$BASE")
