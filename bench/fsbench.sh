@@ -4,9 +4,10 @@
 #
 # Both targets live under one base directory on a real disk (default: a fresh
 # mktemp -d /var/tmp/fsbench.XXXXXX; tmpfs is refused): BASE/raw is written directly,
-# BASE/mnt is a frozenfs mount of BASE/store. Each workload runs on raw then on frozenfs, ROUNDS times (default 3), and the
-# table shows the medians and a ratio where 1.00 means "as fast as raw" and below 1 is slower:
-# throughput ratios are frozenfs/raw, time ratios are raw/frozenfs.
+# BASE/mnt is a frozenfs mount of BASE/store. Each workload runs on raw then on frozenfs,
+# ROUNDS times (default 3), and the table shows the medians and a ratio where 1.00 means
+# "as fast as raw" and below 1 is slower: throughput ratios are frozenfs/raw, time ratios
+# are raw/frozenfs.
 #
 # Workloads:
 #   seq write     dd if=/dev/zero bs=1M count=SIZE conv=fsync            MB/s
