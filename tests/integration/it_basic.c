@@ -109,12 +109,15 @@ static void t_write_pwrite(void)
 	ft_check("write, pwrite over it, fsync");
 	rw_data = pattern(RW_LEN, 1);
 	fd = FT_SYS(open(P("rw"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	FT_ASSERT(write(fd, rw_data, 0) == 0, "zero-length write: %s", strerror(errno));
 	FT_ASSERT(write(fd, rw_data, RW_LEN) == RW_LEN, "short write");
+	FT_ASSERT(pwrite(fd, rw_data, 0, 1 << 20) == 0, "zero-length pwrite past EOF: %s",
+		  strerror(errno));
 	memset(rw_data + 4090, 0xAB, 20);		/* across the first chunk boundary */
 	ft_pwrite_all(fd, rw_data + 4090, 20, 4090);
 	FT_SYS(fsync(fd));
 	FT_SYS(close(fd));
-	expect_file("rw", rw_data, RW_LEN, "write+pwrite");
+	expect_file("rw", rw_data, RW_LEN, "write+pwrite (zero-length writes change nothing)");
 }
 
 static void v_write_pwrite(const char *when)
