@@ -198,6 +198,7 @@ static struct result run_child(int mode, int nthreads, int nfiles)
 
 	if (pipe(pfd) < 0)
 		exit(1);
+	fflush(stdout);		/* or the child would print our buffered lines again */
 	pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);

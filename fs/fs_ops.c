@@ -1976,44 +1976,49 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, con
 	fuse_reply_err(req, -rc);
 }
 
+/*
+ * Answers a getxattr (@name set) or listxattr (@name NULL) on the backing @path: with @size 0
+ * the length the value needs (fuse_reply_xattr), else the value itself.
+ */
+static void reply_xattr_query(fuse_req_t req, const char *path, const char *name, size_t size)
+{
+	char *val = NULL;
+	ssize_t n;
+
+	if (size) {
+		val = malloc(size);
+		if (!val) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	n = name ? getxattr(path, name, val, size) : listxattr(path, val, size);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, val, (size_t)n);
+	free(val);
+}
+
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	char path[64], *val = NULL;
-	ssize_t n;
+	char path[64];
 	int rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
 
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (size == 0) {
-		n = getxattr(path, name, NULL, 0);
-		if (n < 0) {
-			fuse_reply_err(req, errno);
-			return;
-		}
-		fuse_reply_xattr(req, (size_t)n);
-		return;
-	}
-	val = malloc(size);
-	if (!val) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = getxattr(path, name, val, size);
-	if (n < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_buf(req, val, (size_t)n);
-	free(val);
+	reply_xattr_query(req, path, name, size);
 }
 
 static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	char path[64], *val = NULL;
-	ssize_t n;
+	char path[64];
 	int rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
 
 	if (rc == -ENOTSUP) {	/* a symlink: no attributes to list */
@@ -2023,26 +2028,7 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			fuse_reply_xattr(req, 0);
 		return;
 	}
-	if (size == 0) {
-		n = listxattr(path, NULL, 0);
-		if (n < 0) {
-			fuse_reply_err(req, errno);
-			return;
-		}
-		fuse_reply_xattr(req, (size_t)n);
-		return;
-	}
-	val = malloc(size);
-	if (!val) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = listxattr(path, val, size);
-	if (n < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_buf(req, val, (size_t)n);
-	free(val);
+	reply_xattr_query(req, path, NULL, size);
 }
 
 static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
