@@ -304,17 +304,21 @@ static int range_ok(uint64_t off, uint64_t len)
 /* ---- reads ---- */
 
 /*
- * Reads into @iov[0..cnt) at @off until it is full or EOF. @tmp is a private copy of at most
- * IOV_MAX entries that is advanced past what has been transferred.
+ * Transfers @iov[0..cnt) at @off, looping over short counts and EINTR, at most IOV_MAX
+ * entries per call (a private copy of them is advanced past what has been transferred).
+ * A read stops early only at EOF and returns the count; a write that transfers 0 bytes for
+ * a nonzero length is -EIO, not EOF.
  */
-static ssize_t read_all(struct chunk_file *c, uint64_t off, const struct iovec *iov, int cnt)
+static ssize_t transfer(struct chunk_file *c, uint64_t off, const struct iovec *iov, int cnt,
+			bool write)
 {
+	const char *op = write ? "pwritev" : "preadv";
 	struct iovec tmp[IOV_MAX];
 	ssize_t total = 0;
 	int i = 0;
 
 	if (cnt < 0)
-		return err_set(-EINVAL, "preadv", cname(c));
+		return err_set(-EINVAL, op, cname(c));
 	while (i < cnt) {
 		int n = cnt - i < IOV_MAX ? cnt - i : IOV_MAX;
 		struct iovec *v = tmp;
@@ -328,12 +332,15 @@ static ssize_t read_all(struct chunk_file *c, uint64_t off, const struct iovec *
 			ssize_t r;
 
 			if (range_ok(off, want) < 0)
-				return err_set(-EFBIG, "preadv", cname(c));
-			r = c->io->preadv(c->fd, v, n, (off_t)off);
+				return err_set(-EFBIG, op, cname(c));
+			r = write ? c->io->pwritev(c->fd, v, n, (off_t)off) :
+				    c->io->preadv(c->fd, v, n, (off_t)off);
 			if (r == -EINTR)
 				continue;
 			if (r < 0)
-				return err_set((int)r, "preadv", cname(c));
+				return err_set((int)r, op, cname(c));
+			if (r == 0 && write)
+				return err_set(-EIO, "pwritev (wrote 0 bytes)", cname(c));
 			if (r == 0)
 				return total;		/* EOF */
 			total += r;
@@ -352,6 +359,11 @@ static ssize_t read_all(struct chunk_file *c, uint64_t off, const struct iovec *
 		}
 	}
 	return total;
+}
+
+static ssize_t read_all(struct chunk_file *c, uint64_t off, const struct iovec *iov, int cnt)
+{
+	return transfer(c, off, iov, cnt, false);
 }
 
 ssize_t chunk_file_pread_at(struct chunk_file *c, uint64_t off, void *buf, size_t len)
@@ -382,49 +394,11 @@ ssize_t chunk_file_preadv(struct chunk_file *c, uint64_t index, const struct iov
 
 /* ---- writes ---- */
 
-/* The write-side twin of read_all(); a 0 return for a nonzero length is -EIO, not EOF. */
 static int write_all(struct chunk_file *c, uint64_t off, const struct iovec *iov, int cnt)
 {
-	struct iovec tmp[IOV_MAX];
-	int i = 0;
+	ssize_t r = transfer(c, off, iov, cnt, true);
 
-	if (cnt < 0)
-		return err_set(-EINVAL, "pwritev", cname(c));
-	while (i < cnt) {
-		int n = cnt - i < IOV_MAX ? cnt - i : IOV_MAX;
-		struct iovec *v = tmp;
-		size_t want = 0;
-
-		memcpy(tmp, iov + i, (size_t)n * sizeof(*tmp));
-		for (int k = 0; k < n; k++)
-			want += tmp[k].iov_len;
-		i += n;
-		while (want > 0) {
-			ssize_t r;
-
-			if (range_ok(off, want) < 0)
-				return err_set(-EFBIG, "pwritev", cname(c));
-			r = c->io->pwritev(c->fd, v, n, (off_t)off);
-			if (r == -EINTR)
-				continue;
-			if (r < 0)
-				return err_set((int)r, "pwritev", cname(c));
-			if (r == 0)
-				return err_set(-EIO, "pwritev (wrote 0 bytes)", cname(c));
-			off += (uint64_t)r;
-			want -= (size_t)r;
-			while (n > 0 && (size_t)r >= v->iov_len) {
-				r -= (ssize_t)v->iov_len;
-				v++;
-				n--;
-			}
-			if (n > 0) {
-				v->iov_base = (char *)v->iov_base + r;
-				v->iov_len -= (size_t)r;
-			}
-		}
-	}
-	return 0;
+	return r < 0 ? (int)r : 0;
 }
 
 int chunk_file_pwritev_at(struct chunk_file *c, uint64_t off, const struct iovec *iov, int cnt)
