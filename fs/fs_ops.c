@@ -1022,6 +1022,17 @@ static struct fs_inode *pin_name(struct fs *fs, struct fs_inode *dir, const char
 				 bool *exists);
 
 /* mknod, mkdir and symlink: create, own, look up, remember the parent for fsync. */
+/*
+ * 0 if @name in @parent may be created or renamed to/from: -EPERM for the hidden superblock
+ * name, -EROFS (or the recorded error) when the mount no longer takes changes.
+ */
+static int check_new_name(struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	if (is_hidden(parent, name))
+		return -EPERM;
+	return fs_check_writable(fs);
+}
+
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      dev_t rdev, const char *link)
 {
@@ -1032,11 +1043,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	const char *op;
 	int fd, r, rc;
 
-	if (is_hidden(parent, name)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	rc = fs_check_writable(fs);
+	rc = check_new_name(fs, parent, name);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -1109,11 +1116,7 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	char buf[32];
 	int r, rc;
 
-	if (is_hidden(newparent, newname)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	rc = fs_check_writable(fs);
+	rc = check_new_name(fs, newparent, newname);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -1256,11 +1259,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (is_hidden(parent, name) || is_hidden(newparent, newname)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	rc = fs_check_writable(fs);
+	rc = is_hidden(parent, name) ? -EPERM : check_new_name(fs, newparent, newname);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -1382,11 +1381,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	char buf[32];
 	int fd, pfd = -1, rc;
 
-	if (is_hidden(parent, name)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	rc = fs_check_writable(fs);
+	rc = check_new_name(fs, parent, name);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
