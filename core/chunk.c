@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>	/* renameat2 */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -117,6 +118,38 @@ static off_t sys_lseek(int fd, off_t off, int whence)
 	return r < 0 ? -errno : r;
 }
 
+static int sys_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	return mkdirat(dirfd, path, mode) < 0 ? -errno : 0;
+}
+
+static int sys_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+	return mknodat(dirfd, path, mode, dev) < 0 ? -errno : 0;
+}
+
+static int sys_symlinkat(const char *target, int dirfd, const char *path)
+{
+	return symlinkat(target, dirfd, path) < 0 ? -errno : 0;
+}
+
+static int sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		      int flags)
+{
+	return linkat(olddirfd, oldpath, newdirfd, newpath, flags) < 0 ? -errno : 0;
+}
+
+static int sys_unlinkat(int dirfd, const char *path, int flags)
+{
+	return unlinkat(dirfd, path, flags) < 0 ? -errno : 0;
+}
+
+static int sys_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+			 unsigned flags)
+{
+	return renameat2(olddirfd, oldpath, newdirfd, newpath, flags) < 0 ? -errno : 0;
+}
+
 static const struct chunk_io default_io = {
 	.openat = sys_openat,
 	.close = sys_close,
@@ -130,6 +163,12 @@ static const struct chunk_io default_io = {
 	.fstat = sys_fstat,
 	.futimens = sys_futimens,
 	.lseek = sys_lseek,
+	.mkdirat = sys_mkdirat,
+	.mknodat = sys_mknodat,
+	.symlinkat = sys_symlinkat,
+	.linkat = sys_linkat,
+	.unlinkat = sys_unlinkat,
+	.renameat2 = sys_renameat2,
 };
 
 const struct chunk_io *chunk_io_default(void)

@@ -41,6 +41,19 @@ struct chunk_io {
 	int (*fstat)(int fd, struct stat *st);
 	int (*futimens)(int fd, const struct timespec ts[2]);
 	off_t (*lseek)(int fd, off_t off, int whence);
+
+	/*
+	 * Mutations of the backing tree. core/ itself never calls these; fs/ does, so that a
+	 * recorder or a crash/fault injector wrapping the table sees every backing mutation.
+	 */
+	int (*mkdirat)(int dirfd, const char *path, mode_t mode);
+	int (*mknodat)(int dirfd, const char *path, mode_t mode, dev_t dev);
+	int (*symlinkat)(const char *target, int dirfd, const char *path);
+	int (*linkat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		      int flags);
+	int (*unlinkat)(int dirfd, const char *path, int flags);
+	int (*renameat2)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+			 unsigned flags);
 };
 
 /* The real system calls, wrapped to return -errno. */

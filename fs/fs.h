@@ -58,6 +58,7 @@ struct fs_inode;
 /* The whole mount; the libfuse userdata. */
 struct fs {
 	struct fs_opts opts;
+	const struct chunk_io *io;	/* every backing mutation and sync goes through it */
 	struct store *store;
 	struct pipeline *pipe;
 	struct fs_map map;

@@ -496,7 +496,8 @@ int main(int argc, char *argv[])
 
 	/* The kernel already applied the caller's umask to the modes it sends. */
 	umask(0);
-	rc = store_open(NULL, backing, (uint32_t)fs.opts.chunk_size, &fs.store, why,
+	fs.io = chunk_io_default();
+	rc = store_open(fs.io, backing, (uint32_t)fs.opts.chunk_size, &fs.store, why,
 			sizeof(why), &created);
 	if (rc < 0) {
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, why[0] ? why : strerror(-rc));

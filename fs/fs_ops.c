@@ -576,7 +576,7 @@ static int inode_attach(struct fs *fs, struct fs_inode *i, bool need_write, int 
 			return rc;
 		}
 	}
-	rc = chunk_file_adopt(NULL, fd, i->name, fs->chunk_size, 0, &cf);
+	rc = chunk_file_adopt(fs->io, fd, i->name, fs->chunk_size, 0, &cf);
 	if (rc < 0) {
 		close(fd);
 		pthread_mutex_unlock(&i->lock);
@@ -719,15 +719,14 @@ static void mark_dentry_dirty(struct fs *fs, struct fs_inode *i, struct fs_inode
 	pthread_mutex_unlock(&i->lock);
 }
 
-static int fsync_dir_fd(int opath_fd)
+static int fsync_dir_fd(const struct chunk_io *io, int opath_fd)
 {
 	int fd = openat(opath_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
+	int rc;
 
 	if (fd < 0)
 		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
+	rc = io->fsync(fd);
 	close(fd);
 	return rc;
 }
@@ -764,7 +763,7 @@ static int sync_dentry(struct fs *fs, struct fs_inode *i)
 	if (atomic_load_explicit(&fs->meta_failed, memory_order_relaxed))
 		rc = -EIO;	/* its name may be among what failed to persist */
 	for (k = 0; k < n && !rc; k++)
-		rc = fsync_dir_fd(dirs[k]->fd);
+		rc = fsync_dir_fd(fs->io, dirs[k]->fd);
 	if (!rc && overflow && syncfs(store_dirfd(fs->store)) < 0)
 		rc = -errno;
 	if (rc) {
@@ -1050,17 +1049,17 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	if (link) {
 		op = "symlink";
-		r = symlinkat(link, dir->fd, name);
+		r = fs->io->symlinkat(link, dir->fd, name);
 		mode = S_IFLNK | 0777;
 	} else if (S_ISDIR(mode)) {
 		op = "mkdir";
-		r = mkdirat(dir->fd, name, mode & 07777);
+		r = fs->io->mkdirat(dir->fd, name, mode & 07777);
 	} else {
 		op = "mknod";
-		r = mknodat(dir->fd, name, mode, rdev);
+		r = fs->io->mknodat(dir->fd, name, mode, rdev);
 	}
 	if (r < 0) {
-		fuse_reply_err(req, meta_error(fs, op, name, errno));
+		fuse_reply_err(req, meta_error(fs, op, name, -r));
 		return;
 	}
 	rc = open_path(dir, name, &fd, &st);
@@ -1073,7 +1072,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	if (rc < 0) {
 		/* Do not leave a node owned by the wrong user behind. */
-		unlinkat(dir->fd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+		fs->io->unlinkat(dir->fd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -1122,13 +1121,13 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		return;
 	}
 	if (fs->as_root) {
-		r = linkat(i->fd, "", dir->fd, newname, AT_EMPTY_PATH);
+		r = fs->io->linkat(i->fd, "", dir->fd, newname, AT_EMPTY_PATH);
 	} else {
 		fd_name(buf, sizeof(buf), i->fd);
-		r = linkat(fs->proc_fd, buf, dir->fd, newname, AT_SYMLINK_FOLLOW);
+		r = fs->io->linkat(fs->proc_fd, buf, dir->fd, newname, AT_SYMLINK_FOLLOW);
 	}
 	if (r < 0) {
-		fuse_reply_err(req, meta_error(fs, "link", newname, errno));
+		fuse_reply_err(req, meta_error(fs, "link", newname, -r));
 		return;
 	}
 	rc = inode_stat(fs, i, &st);
@@ -1198,7 +1197,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 	struct fs *fs = fs_of(req);
 	struct fs_inode *dir = ino_get(fs, parent), *victim = NULL;
 	bool exists;
-	int rc;
+	int rc, r;
 
 	if (is_hidden(parent, name)) {
 		fuse_reply_err(req, ENOENT);
@@ -1211,8 +1210,9 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 	}
 	if (!flags)
 		victim = pin_name(fs, dir, name, &exists);
-	if (unlinkat(dir->fd, name, flags) < 0) {
-		rc = meta_error(fs, flags ? "rmdir" : "unlink", name, errno);
+	r = fs->io->unlinkat(dir->fd, name, flags);
+	if (r < 0) {
+		rc = meta_error(fs, flags ? "rmdir" : "unlink", name, -r);
 	} else {
 		note_unlinked(fs, victim);
 		rc = 0;
@@ -1284,8 +1284,9 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (ps.durable_ticket < ps.ticket && !ps.error)
 			pipeline_wait(pf, ps.ticket, 0);	/* a failure stays sticky on src */
 	}
-	if (renameat2(dir->fd, name, ndir->fd, newname, flags) < 0) {
-		rc = meta_error(fs, "rename", name, errno);
+	rc = fs->io->renameat2(dir->fd, name, ndir->fd, newname, flags);
+	if (rc < 0) {
+		rc = meta_error(fs, "rename", name, -rc);
 		goto out;
 	}
 	if (src) {
@@ -1420,7 +1421,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	}
 	if (rc < 0) {
 		close(fd);
-		unlinkat(dir->fd, name, 0);
+		fs->io->unlinkat(dir->fd, name, 0);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -1671,8 +1672,10 @@ static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 		fd_name(buf, sizeof(buf), i->fd);
 		fd = openat(fs->proc_fd, buf, O_RDONLY | O_CLOEXEC);
 		rc = 0;
-		if (fd < 0 || fsync(fd) < 0)
+		if (fd < 0)
 			rc = errno;
+		else
+			rc = -fs->io->fsync(fd);
 		if (fd >= 0)
 			close(fd);
 		if (rc)
@@ -1906,7 +1909,7 @@ static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct fs_inode *i = ino_get(fs, ino);
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 	char name[FS_NAME_LEN];
-	int rc;
+	int rc, r;
 
 	(void)datasync;	/* a directory's entries are its data: always fsync */
 	/* On the root, a global barrier: every file's accepted data first. */
@@ -1915,9 +1918,9 @@ static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	rc = sync_dentry(fs, i);
 	if (rc == 0 && atomic_load_explicit(&fs->meta_failed, memory_order_relaxed))
 		rc = -EIO;	/* some directory operation failed to persist */
-	if (rc == 0 && fsync(dirfd(d->dp)) < 0) {
+	if (rc == 0 && (r = fs->io->fsync(dirfd(d->dp))) < 0) {
 		inode_name(i, name, sizeof(name));
-		rc = -meta_error(fs, "fsync of directory", name, errno);
+		rc = -meta_error(fs, "fsync of directory", name, -r);
 	}
 	/* Never ENOSYS (fact 1). */
 	fuse_reply_err(req, -rc);
