@@ -42,6 +42,7 @@ struct result {
 	double ops;
 	double p50_us, p99_us;
 	long rss_kb;
+	double ops_per_sync;	/* pipeline only: writes made durable per fdatasync */
 };
 
 struct thr {
@@ -177,6 +178,10 @@ static void run_mode(int mode, int nthreads, int nfiles, int out)
 	r.p99_us = total ? lat[total * 99 / 100] : 0;
 	free(lat);
 	if (mode == 1) {
+		struct pipeline_stats st;
+
+		pipeline_get_stats(p, &st);
+		r.ops_per_sync = st.syncs ? all_n / (double)st.syncs : 0;
 		for (int i = 0; i < nfiles; i++)
 			pipeline_file_put(pf[i]);
 		pipeline_destroy(p);
@@ -270,8 +275,9 @@ int main(int argc, char **argv)
 	}
 	printf("core_bench: dir %s, %.1f s per run, %d rounds (median), chunk %zu, pool %zu MiB\n",
 	       dir, seconds, rounds, chunk, pool_mb);
-	printf("%-6s %12s %12s %7s %10s %10s %10s %10s %9s\n", "T:F", "naive op/s", "pipe op/s",
-	       "ratio", "naive p50", "pipe p50", "naive p99", "pipe p99", "pipe RSS");
+	printf("%-6s %12s %12s %7s %10s %10s %10s %10s %9s %9s\n", "T:F", "naive op/s",
+	       "pipe op/s", "ratio", "naive p50", "pipe p50", "naive p99", "pipe p99", "pipe RSS",
+	       "ops/sync");
 	for (int c = 0; c < ncfg; c++) {
 		int t, f;
 		struct result nv[16], pp[16];
@@ -291,9 +297,9 @@ int main(int argc, char **argv)
 		for (int r = 0; r < rounds; r++)
 			if (pp[r].rss_kb > rss)
 				rss = pp[r].rss_kb;
-		printf("%-6s %12.0f %12.0f %6.2fx %8.0fus %8.0fus %8.0fus %8.0fus %7ldMiB\n",
+		printf("%-6s %12.0f %12.0f %6.2fx %8.0fus %8.0fus %8.0fus %8.0fus %7ldMiB %9.2f\n",
 		       cfgs[c], n.ops, q.ops, q.ops / n.ops, n.p50_us, q.p50_us, n.p99_us, q.p99_us,
-		       rss / 1024);
+		       rss / 1024, q.ops_per_sync);
 		fflush(stdout);
 	}
 	return 0;

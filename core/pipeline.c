@@ -7,13 +7,17 @@
  *   - Any number of writer/reader threads call pipeline_write/read/truncate/wait. They touch a
  *     file's state only under that file's lock (f->lock) and never wait for a sync: a writer
  *     blocks only in pool_get() when every buffer of the pool is queued (backpressure).
- *   - One flusher thread owns the batch cycle: it sleeps until the flush interval passes or
- *     somebody kicks it, takes the dirty files off the MPSC queue (in the order they became
- *     dirty), moves each file's queued chunks into the file's "flight" set under its lock, then
- *     writes and syncs those files with no lock held, and publishes the results.
- *   - sync_threads helper threads take files of a batch off a shared counter so the writes
- *     and fdatasyncs of different files overlap (ext4 and XFS merge concurrent fdatasyncs into
- *     one journal commit). With one file in a batch the flusher does it alone.
+ *   - sync_threads sync threads flush files: a thread pops a file off the ready list (p->ready,
+ *     FIFO), moves its queued chunks into the file's "flight" set under f->lock, writes and
+ *     syncs them with no lock held, publishes the result, and goes on with the same file while
+ *     a waiter wants more of it (what was queued during the flight: group commit). A file is
+ *     on the ready list or with a sync thread at most once (f->scheduled), so its flights are
+ *     ordered; different files are flushed in parallel and published independently (no batch
+ *     barrier: ext4 and XFS merge concurrent fdatasyncs into one journal commit anyway).
+ *   - A waiter schedules its own file (pipeline_wait_async). The flusher thread is the timer:
+ *     every flush interval, on pipeline_kick() (pool pressure) and at stop it drains the MPSC
+ *     queue of dirty files (in the order they became dirty) and schedules each, or sets
+ *     f->retake when a sync thread has it already.
  *
  * Per-file state (struct pipeline_file), all under f->lock unless said otherwise:
  *   open     chunks accepted since the file was last taken, a hash map index -> buffer. A
@@ -22,36 +26,38 @@
  *            4 KiB backing write, not a chunk); a later write to it is absorbed, and a gap
  *            between the two is filled from the layers below. Reads lay the open range over
  *            the flight range over the backing file.
- *   flight   the chunks of the batch being written (sorted array), immutable while in flight:
+ *   flight   the chunks of the flush being written (sorted array), immutable while in flight:
  *            a write to an in-flight chunk copies it into a new open buffer (copy on write),
  *            so a buffer is never modified while the kernel reads it (DURABILITY.md I2).
  *   seq      ticket of the last accepted mutation. Tickets are per file and are issued under
  *            f->lock together with the queueing of the mutation; the take moves the open set
  *            and records flight_seq = seq under the same lock. So "ticket <= flight_seq" is
- *            exactly "this mutation is in the batch": a waiter can never be released by a
- *            batch that does not hold its write. (frozen-core hands out current_epoch + 1
+ *            exactly "this mutation is in the flight": a waiter can never be released by a
+ *            flight that does not hold its write. (frozen-core hands out current_epoch + 1
  *            without ordering it against the flusher's drain, so its wait can return before
  *            the write reached the disk.)
  *   durable_seq  the last ticket known durable. Only the flusher raises it, after the file's
- *            fdatasync returned 0. It never moves past a failed batch.
+ *            fdatasync returned 0. It never moves past a failed flight.
  *   err      sticky error. Set by the flusher when a write or sync of the file fails; never
  *            cleared (a later good fdatasync says nothing about pages the failed writeback
  *            dropped: errseq semantics). The failed flight buffers are kept and stay readable.
  *
  * Truncate ordering (DURABILITY.md I1, I3): a truncate down drops open chunks past the end,
  * zeroes the boundary chunk's tail and records open_trunc = the smallest size truncated to
- * since the last take. The flusher applies ftruncate(flight_trunc) before the batch's chunk
+ * since the last take. The flusher applies ftruncate(flight_trunc) before the flight's chunk
  * writes, and a final ftruncate(flight_size) if the file grew past what the writes cover.
  * Until then, bytes read from the flight set at or past open_trunc, and from the backing file
  * at or past min(open_trunc, flight_trunc), are stale and read as zeros.
  *
- * Lock order: no thread holds two of f->lock, p->lock and p->wlock at once (pool_get's
+ * Lock order: no thread holds f->lock and p->lock at once (pool_get's
  * internal lock is taken under f->lock only with POOL_NOWAIT, which never sleeps). The
  * flusher never holds f->lock while doing I/O.
  *
- * Lifetime: f->refs counts callers' references plus one held by the pipeline while the file is
- * queued or in a batch (taken when it becomes queued) and one held forever once it failed (so
- * its kept buffers stay readable after the last close). The file is freed at zero.
+ * Lifetime: f->refs counts callers' references, plus one while the file is on the MPSC queue
+ * (taken when it becomes queued), plus one while it is scheduled (on the ready list or with a
+ * sync thread), which becomes the failed list's reference, held until pipeline_destroy(), if
+ * its flush fails (so the kept buffers stay readable after the last close). The file is freed
+ * at zero. p->files lists every attached file without owning it, for pipeline_sync_all().
  *
  * Backpressure: every queued or in-flight chunk holds one pool buffer, so the queue is bounded
  * by the pool. When more than half of the pool is queued, writers kick the flusher so that the
@@ -127,11 +133,16 @@ struct pipeline_file {
 	/* written by writers without f->lock: a hint only (relaxed) */
 	_Atomic uint64_t reserved_end;	/* backing space reserved up to here */
 
-	/* flusher/sync thread handling this file in the current batch only */
+	bool scheduled;			/* on p->ready or being flushed by a sync thread */
+	bool retake;			/* dirtied again while scheduled: flush once more */
+
+	/* the sync thread flushing this file only */
 	uint64_t backing_size;
-	int batch_rc;
-	struct err_detail batch_errd;
-	struct pipeline_file *fail_next;/* p->failed list, under p->lock */
+
+	/* protected by p->lock */
+	struct pipeline_file *rnext;	/* p->ready list */
+	struct pipeline_file *fail_next;/* p->failed list */
+	struct pipeline_file *all_prev, *all_next;	/* p->files: every attached file */
 };
 
 struct pipeline {
@@ -141,13 +152,17 @@ struct pipeline {
 
 	pthread_mutex_t lock;
 	pthread_cond_t kick_cond;	/* flusher sleeps here */
-	pthread_cond_t done_cond;	/* pipeline_sync_all sleeps here */
+	pthread_cond_t work_cond;	/* sync threads sleep here */
+	pthread_cond_t idle_cond;	/* stop waits here for nscheduled == 0 */
 	/* protected by lock */
 	bool kick;
 	bool stopping;
 	bool stopped;
-	uint64_t batches_started;
-	uint64_t batches_done;
+	bool wstop;			/* sync threads: exit once the ready list is empty */
+	struct pipeline_file *ready_head, *ready_tail;	/* files to flush, FIFO */
+	unsigned nscheduled;		/* files on the ready list or being flushed */
+	struct pipeline_file *files;	/* every attached file (not owning references) */
+	uint64_t batches_done;		/* file flushes published */
 	int first_err;
 	struct err_detail first_errd;
 	struct pipeline_file *failed;	/* files that failed, each holding a reference */
@@ -159,22 +174,8 @@ struct pipeline {
 					   by the flusher loop anyway) */
 	pthread_t flusher;
 	bool flusher_started;
-
-	/* sync threads: the flusher posts a batch, workers 0..active-1 join it */
-	pthread_mutex_t wlock;
-	pthread_cond_t wcond;		/* workers wait for a new generation */
-	pthread_cond_t wdone;		/* flusher waits for active == 0 */
-	uint64_t wgen;			/* under wlock */
-	unsigned wactive;		/* under wlock: workers still in the current batch */
-	unsigned wwant;			/* under wlock: workers asked to join this generation */
-	bool wstop;			/* under wlock */
-	pthread_t *workers;
+	pthread_t *workers;		/* the sync threads */
 	unsigned nworkers;
-	struct pipeline_file **batch;	/* flusher-owned; read by workers of the generation */
-	size_t nbatch;
-	size_t batch_cap;
-	_Atomic size_t batch_next;	/* next batch slot to process; relaxed (the slot
-					   contents were published by wlock) */
 
 	/* counters: relaxed, statistics only */
 	_Atomic uint64_t queued_chunks;
@@ -310,7 +311,7 @@ static void chunk_release(struct pipeline *p, struct pchunk *c)
 void pipeline_kick(struct pipeline *p)
 {
 	/* The hint saves the lock when a kick is already pending; the flusher clears it
-	 * under p->lock before taking a batch, so a kick after that clear is never lost. */
+	 * under p->lock before draining the queue, so a kick after that clear is never lost. */
 	if (atomic_load_explicit(&p->kick_hint, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -328,7 +329,7 @@ static uint64_t mutation_locked(struct pipeline_file *f)
 		usleep(f->p->o.submit_delay_us);	/* tests: widen the ticket/take window */
 	if (!f->queued) {
 		f->queued = true;
-		/* The queue's reference; dropped by the flusher after the take's batch. */
+		/* The queue's reference; dropped when the flusher drains it. */
 		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 		mpsc_push(f->p->dirty, &f->qnode);
 	}
@@ -704,6 +705,8 @@ ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t l
 
 /* ---- waits ------------------------------------------------------------------------------- */
 
+static void ready_push(struct pipeline *p, struct pipeline_file *f);
+
 int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags,
 			pipeline_cb cb, void *arg)
 {
@@ -724,8 +727,8 @@ int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags
 		return 0;
 	}
 	if (flags & PIPELINE_FSYNC) {
-		/* The batch that takes the open set will use fsync. If the ticket is in a batch
-		 * already in flight with fdatasync, wait for the next batch instead. */
+		/* The flush that takes the open set will use fsync. If the ticket is in a batch
+		 * already in flight with fdatasync, wait for the next flush instead. */
 		f->need_fsync = true;
 		if (f->in_flight && ticket <= f->flight_seq && !f->flight_fsync)
 			ticket = mutation_locked(f);
@@ -740,8 +743,20 @@ int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags
 	w->arg = arg;
 	w->next = f->waiters;
 	f->waiters = w;
+	/*
+	 * Schedule the file now (no timer, no flusher round trip). If a sync thread has it, that
+	 * thread sees this waiter when it publishes and takes the file again: whatever was
+	 * queued meanwhile goes out in one flight (group commit).
+	 */
+	bool schedule = !f->scheduled;
+
+	if (schedule) {
+		f->scheduled = true;
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&f->lock);
-	pipeline_kick(f->p);	/* group commit: whoever waits now shares the next batch */
+	if (schedule)
+		ready_push(f->p, f);
 	return PIPELINE_PENDING;
 }
 
@@ -854,6 +869,12 @@ int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipel
 	f->open_trunc = NO_TRUNC;
 	f->flight_trunc = NO_TRUNC;
 	atomic_init(&f->reserved_end, size);
+	pthread_mutex_lock(&p->lock);
+	f->all_next = p->files;
+	if (p->files)
+		p->files->all_prev = f;
+	p->files = f;
+	pthread_mutex_unlock(&p->lock);
 	*out = f;
 	return 0;
 }
@@ -885,8 +906,18 @@ static void release_all_locked(struct pipeline *p, struct pipeline_file *f)
 
 static void file_free(struct pipeline_file *f)
 {
+	struct pipeline *p = f->p;
+
+	pthread_mutex_lock(&p->lock);
+	if (f->all_prev)
+		f->all_prev->all_next = f->all_next;
+	else
+		p->files = f->all_next;
+	if (f->all_next)
+		f->all_next->all_prev = f->all_prev;
+	pthread_mutex_unlock(&p->lock);
 	/* Only a failed file can still hold buffers here (at pipeline_destroy). */
-	release_all_locked(f->p, f);
+	release_all_locked(p, f);
 	free(f->open.b);
 	for (struct waiter *w = f->waiters, *next; w; w = next) {
 		next = w->next;
@@ -926,7 +957,7 @@ static int flush_file(struct pipeline *p, struct pipeline_file *f)
 		uint64_t start = 0, end = 0;
 		int cnt = 0;
 
-		/* Byte-adjacent chunk ranges go out in one pwritev, clipped to the batch's
+		/* Byte-adjacent chunk ranges go out in one pwritev, clipped to the flight's
 		 * logical size so the backing length never passes it (DURABILITY.md 2.1). */
 		while (i < f->nflight && cnt < (int)(sizeof(iov) / sizeof(iov[0]))) {
 			struct pchunk *c = f->flight[i];
@@ -974,47 +1005,6 @@ static int flush_file(struct pipeline *p, struct pipeline_file *f)
 	return rc;
 }
 
-static void flush_slots(struct pipeline *p)
-{
-	for (;;) {
-		size_t i = atomic_fetch_add_explicit(&p->batch_next, 1, memory_order_relaxed);
-
-		if (i >= p->nbatch)
-			return;
-		struct pipeline_file *f = p->batch[i];
-
-		f->batch_rc = flush_file(p, f);
-		if (f->batch_rc < 0)
-			f->batch_errd = *err_last();
-	}
-}
-
-static void *worker_main(void *arg)
-{
-	struct pipeline *p = ((void **)arg)[0];
-	unsigned id = (unsigned)(uintptr_t)((void **)arg)[1];
-	uint64_t seen = 0;
-
-	free(arg);
-	pthread_mutex_lock(&p->wlock);
-	for (;;) {
-		while (!p->wstop && p->wgen == seen)
-			pthread_cond_wait(&p->wcond, &p->wlock);
-		if (p->wstop)
-			break;
-		seen = p->wgen;
-		if (id >= p->wwant)
-			continue;
-		pthread_mutex_unlock(&p->wlock);
-		flush_slots(p);
-		pthread_mutex_lock(&p->wlock);
-		if (--p->wactive == 0)
-			pthread_cond_signal(&p->wdone);
-	}
-	pthread_mutex_unlock(&p->wlock);
-	return NULL;
-}
-
 /*
  * Takes the file's open set into its flight set. Flusher, f->lock held. Returns false (and
  * takes nothing) when there is no memory for the flight array.
@@ -1039,7 +1029,7 @@ static bool take_locked(struct pipeline_file *f)
 	/*
 	 * futimens before an fdatasync that someone waits for costs a journal commit on ext4
 	 * (about half the latency of a 4 KiB write + fdatasync here), and fdatasync does not
-	 * promise the mtime anyway. So the logical mtime is persisted by batches nobody waits
+	 * promise the mtime anyway. So the logical mtime is persisted by flushes nobody waits
 	 * for (the timer, unmount) and by fsync (metadata wanted); until then the backing mtime
 	 * is the time of the write-out, and stat shows the logical one.
 	 */
@@ -1102,134 +1092,193 @@ static struct pipeline_file *node_file(struct mpsc_node *node)
 	return (struct pipeline_file *)((char *)node - offsetof(struct pipeline_file, qnode));
 }
 
-/* Puts an untaken file back on the queue (it keeps the queue's reference). */
-static void requeue_locked(struct pipeline_file *f)
+/* Under f->lock: something accepted is not durable yet, or the mtime still has to go out. */
+static bool dirty_locked(const struct pipeline_file *f)
 {
-	f->queued = true;
-	mpsc_push(f->p->dirty, &f->qnode);
+	return f->seq != f->durable_seq || f->mtime_dirty;
 }
 
-static void run_batch(struct pipeline *p, struct mpsc_node *list)
+/*
+ * Hands a file (with one reference, which passes to the sync thread) to the sync threads.
+ * The caller set f->scheduled under f->lock and holds no lock now.
+ */
+static void ready_push(struct pipeline *p, struct pipeline_file *f)
 {
-	size_t n = 0, count = 0;
-	uint64_t t0 = now_us();
-
-	for (struct mpsc_node *node = list; node; node = node->next)
-		count++;
-	if (count > p->batch_cap) {
-		struct pipeline_file **b = realloc(p->batch, count * sizeof(*b));
-
-		if (!b) {
-			/* No memory to track the batch: give it back, retry at the next kick. */
-			for (struct mpsc_node *node = list, *next; node; node = next) {
-				next = node->next;
-				pthread_mutex_lock(&node_file(node)->lock);
-				requeue_locked(node_file(node));
-				pthread_mutex_unlock(&node_file(node)->lock);
-			}
-			return;
-		}
-		p->batch = b;
-		p->batch_cap = count;
-	}
-
-	/* Take: every file in the order it became dirty. */
-	for (struct mpsc_node *node = list, *next; node; node = next) {
-		struct pipeline_file *f = node_file(node);
-
-		/* Read before unlocking f: a writer may push the node again right after. */
-		next = node->next;
-		pthread_mutex_lock(&f->lock);
-		f->queued = false;
-		if (f->err) {
-			/* Poisoned: its chunks stay queued and readable, never written. */
-			struct waiter *w = ready_waiters_locked(f);
-			int e = f->err;
-
-			pthread_mutex_unlock(&f->lock);
-			run_waiters(w, e);
-			pipeline_file_put(f);
-			continue;
-		}
-		if (!take_locked(f)) {
-			requeue_locked(f);
-			pthread_mutex_unlock(&f->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&f->lock);
-		p->batch[n++] = f;
-	}
-	p->nbatch = n;
-	if (!n)
-		return;
-	if (p->o.flush_delay_us)
-		usleep(p->o.flush_delay_us);	/* tests: widen the take/write window */
-
-	/* Write and sync, the files spread over the flusher and the sync threads. */
-	atomic_store_explicit(&p->batch_next, 0, memory_order_relaxed);
-	unsigned want = p->nworkers < n - 1 ? p->nworkers : (unsigned)(n - 1);
-
-	if (want) {
-		pthread_mutex_lock(&p->wlock);
-		p->wwant = want;
-		p->wactive = want;
-		p->wgen++;
-		pthread_cond_broadcast(&p->wcond);
-		pthread_mutex_unlock(&p->wlock);
-	}
-	flush_slots(p);
-	if (want) {
-		pthread_mutex_lock(&p->wlock);
-		while (p->wactive)
-			pthread_cond_wait(&p->wdone, &p->wlock);
-		pthread_mutex_unlock(&p->wlock);
-	}
-
-	/* Publish: per file, wake its waiters; a failure poisons the file for good. */
-	for (size_t i = 0; i < n; i++) {
-		struct pipeline_file *f = p->batch[i];
-		struct waiter *w;
-		int rc = f->batch_rc;
-
-		pthread_mutex_lock(&f->lock);
-		if (rc == 0) {
-			for (size_t k = 0; k < f->nflight; k++)
-				chunk_release(p, f->flight[k]);
-			free(f->flight);
-			f->flight = NULL;
-			f->nflight = 0;
-			f->in_flight = false;
-			f->flight_trunc = NO_TRUNC;
-			f->durable_seq = f->flight_seq;
-			if (f->mtime_dirty && !f->queued) {
-				/* The mtime still has to reach the disk: the next timed batch. */
-				f->queued = true;
-				atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
-				mpsc_push(p->dirty, &f->qnode);
-			}
-		} else {
-			/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. */
-			f->err = (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ?
-				 rc : -EIO;
-			f->errd = f->batch_errd;
-		}
-		w = ready_waiters_locked(f);
-		rc = f->err;
-		pthread_mutex_unlock(&f->lock);
-		if (rc)
-			record_failure(p, f);	/* before any waiter can look at the stats */
-		run_waiters(w, rc);
-		if (!rc)
-			pipeline_file_put(f);	/* the queue's reference */
-	}
-
-	uint64_t dt = now_us() - t0;
-
 	pthread_mutex_lock(&p->lock);
-	p->lat_us[p->nlat++ % LAT_RING] = dt;
+	f->rnext = NULL;
+	if (p->ready_tail)
+		p->ready_tail->rnext = f;
+	else
+		p->ready_head = f;
+	p->ready_tail = f;
+	p->nscheduled++;
+	pthread_cond_signal(&p->work_cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * A file taken off the dirty queue (with the queue's reference): schedule it, or, when a sync
+ * thread has it already, tell that thread to take it once more. Flusher thread.
+ */
+static void schedule_queued(struct pipeline *p, struct pipeline_file *f)
+{
+	struct waiter *w;
+	int e;
+
+	pthread_mutex_lock(&f->lock);
+	f->queued = false;
+	if (f->err) {
+		/* Poisoned: its chunks stay queued and readable, never written. */
+		w = ready_waiters_locked(f);
+		e = f->err;
+		pthread_mutex_unlock(&f->lock);
+		run_waiters(w, e);
+		pipeline_file_put(f);
+		return;
+	}
+	if (f->scheduled || !dirty_locked(f)) {
+		if (f->scheduled)
+			f->retake = true;
+		pthread_mutex_unlock(&f->lock);
+		pipeline_file_put(f);	/* refs > 1 while scheduled: never the last one */
+		return;
+	}
+	f->scheduled = true;
+	pthread_mutex_unlock(&f->lock);
+	ready_push(p, f);
+}
+
+/* Publishes the outcome @rc of the file's flight. f->lock held. */
+static void publish_locked(struct pipeline *p, struct pipeline_file *f, int rc,
+			   const struct err_detail *errd)
+{
+	if (rc == 0) {
+		for (size_t k = 0; k < f->nflight; k++)
+			chunk_release(p, f->flight[k]);
+		free(f->flight);
+		f->flight = NULL;
+		f->nflight = 0;
+		f->in_flight = false;
+		f->flight_trunc = NO_TRUNC;
+		f->durable_seq = f->flight_seq;
+		if (f->mtime_dirty && !f->queued) {
+			/* The mtime still has to reach the disk: the next timed flush. */
+			f->queued = true;
+			atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+			mpsc_push(p->dirty, &f->qnode);
+		}
+	} else {
+		/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. */
+		f->err = (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ? rc : -EIO;
+		f->errd = *errd;
+	}
+}
+
+/*
+ * Sync thread: flushes @f (whose scheduled reference it holds) until nothing more is wanted
+ * of it. A file is flushed by one thread at a time (f->scheduled), so its flights reach the
+ * backing file in ticket order; different files are flushed by different threads at once,
+ * each published as soon as its own sync returns (no batch barrier).
+ */
+static void serve_file(struct pipeline *p, struct pipeline_file *f)
+{
+	for (;;) {
+		struct err_detail errd;
+		struct waiter *w;
+		uint64_t t0;
+		bool again;
+		int rc, e;
+
+		pthread_mutex_lock(&f->lock);
+		f->retake = false;
+		if (f->err || !dirty_locked(f)) {
+			w = ready_waiters_locked(f);
+			e = f->err;
+			f->scheduled = false;
+			pthread_mutex_unlock(&f->lock);
+			run_waiters(w, e);
+			pipeline_file_put(f);
+			return;
+		}
+		if (!take_locked(f)) {
+			/* No memory for the flight array: the chunks stay queued; try again. */
+			pthread_mutex_unlock(&f->lock);
+			usleep(1000);
+			continue;
+		}
+		pthread_mutex_unlock(&f->lock);
+
+		if (p->o.flush_delay_us)
+			usleep(p->o.flush_delay_us);	/* tests: widen the take/write window */
+		t0 = now_us();
+		rc = flush_file(p, f);
+		if (rc < 0)
+			errd = *err_last();
+
+		pthread_mutex_lock(&f->lock);
+		publish_locked(p, f, rc, &errd);
+		w = ready_waiters_locked(f);
+		e = f->err;
+		/*
+		 * Go on with this file while a waiter wants more of it (group commit: what was
+		 * queued while this flight was written goes out in the next one) or the flusher
+		 * asked for it. Cleared under the same lock a waiter checks, so a waiter arriving
+		 * after this either is seen here or schedules the file itself.
+		 */
+		again = !e && (f->retake || f->waiters);
+		if (!again)
+			f->scheduled = false;
+		pthread_mutex_unlock(&f->lock);
+
+		uint64_t dt = now_us() - t0;
+
+		pthread_mutex_lock(&p->lock);
+		p->batches_done++;
+		p->lat_us[p->nlat++ % LAT_RING] = dt;
+		pthread_mutex_unlock(&p->lock);
+		if (e)
+			record_failure(p, f);	/* keeps the reference; before waiters look */
+		run_waiters(w, e);
+		if (e)
+			return;
+		if (!again) {
+			pipeline_file_put(f);
+			return;
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct pipeline *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct pipeline_file *f;
+
+		while (!p->ready_head && !p->wstop)
+			pthread_cond_wait(&p->work_cond, &p->lock);
+		f = p->ready_head;
+		if (!f)
+			break;
+		p->ready_head = f->rnext;
+		if (!p->ready_head)
+			p->ready_tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		serve_file(p, f);
+		pthread_mutex_lock(&p->lock);
+		if (--p->nscheduled == 0)
+			pthread_cond_broadcast(&p->idle_cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/*
+ * The flusher: every flush interval, on pipeline_kick() (memory pressure, sync_all) and at
+ * stop, it schedules every dirty file. Waiters do not go through it: a wait schedules its own
+ * file directly, so an fsync never waits for the timer or for unrelated files.
+ */
 static void *flusher_main(void *arg)
 {
 	struct pipeline *p = arg;
@@ -1252,18 +1301,22 @@ static void *flusher_main(void *arg)
 		atomic_store_explicit(&p->kick_hint, false, memory_order_relaxed);
 		bool stopping = p->stopping;
 
-		p->batches_started++;
 		pthread_mutex_unlock(&p->lock);
-
-		struct mpsc_node *list = mpsc_drain(p->dirty);
-
-		run_batch(p, list);
-
+		for (struct mpsc_node *node = mpsc_drain(p->dirty), *next; node; node = next) {
+			/* Read before scheduling: a writer may push the node again right after. */
+			next = node->next;
+			schedule_queued(p, node_file(node));
+		}
 		pthread_mutex_lock(&p->lock);
-		p->batches_done++;
-		pthread_cond_broadcast(&p->done_cond);
-		if (stopping && !list && mpsc_empty(p->dirty))
-			break;
+		if (stopping) {
+			/* Drain: wait for the sync threads, then look again (a flush may have
+			 * queued its file's mtime), until nothing is left. */
+			while (p->nscheduled)
+				pthread_cond_wait(&p->idle_cond, &p->lock);
+			if (mpsc_empty(p->dirty))
+				break;
+			p->kick = true;
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -1277,7 +1330,7 @@ void pipeline_opts_default(struct pipeline_opts *o)
 	o->chunk_size = CHUNK_SIZE_DEFAULT;
 	o->pool_bufs = 1024;
 	o->flush_interval_ms = 1000;
-	o->sync_threads = 4;
+	o->sync_threads = 8;
 }
 
 int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
@@ -1297,10 +1350,8 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->kick_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&p->done_cond, NULL);
-	pthread_mutex_init(&p->wlock, NULL);
-	pthread_cond_init(&p->wcond, NULL);
-	pthread_cond_init(&p->wdone, NULL);
+	pthread_cond_init(&p->work_cond, NULL);
+	pthread_cond_init(&p->idle_cond, NULL);
 
 	rc = pool_create(o->chunk_size, o->pool_bufs, &p->pool);
 	if (rc < 0)
@@ -1308,25 +1359,17 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 	rc = mpsc_create(&p->dirty);
 	if (rc < 0)
 		goto fail;
-	p->workers = calloc(o->sync_threads ? o->sync_threads : 1, sizeof(*p->workers));
+	unsigned nw = o->sync_threads ? o->sync_threads : 1;
+
+	p->workers = calloc(nw, sizeof(*p->workers));
 	if (!p->workers) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (unsigned i = 0; i < o->sync_threads; i++) {
-		void **arg = malloc(2 * sizeof(void *));
-
-		if (!arg) {
-			rc = -ENOMEM;
+	for (unsigned i = 0; i < nw; i++) {
+		rc = -pthread_create(&p->workers[i], NULL, worker_main, p);
+		if (rc < 0)
 			goto fail;
-		}
-		arg[0] = p;
-		arg[1] = (void *)(uintptr_t)i;
-		rc = -pthread_create(&p->workers[i], NULL, worker_main, arg);
-		if (rc < 0) {
-			free(arg);
-			goto fail;
-		}
 		p->nworkers++;
 	}
 	rc = -pthread_create(&p->flusher, NULL, flusher_main, p);
@@ -1350,16 +1393,13 @@ int pipeline_stop(struct pipeline *p)
 		atomic_store_explicit(&p->stopping_hint, true, memory_order_relaxed);
 		pthread_cond_signal(&p->kick_cond);
 		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->flusher, NULL);
+		pthread_join(p->flusher, NULL);		/* returns once everything is flushed */
 		pthread_mutex_lock(&p->lock);
 	}
 	p->stopped = true;
-	pthread_mutex_unlock(&p->lock);
-
-	pthread_mutex_lock(&p->wlock);
 	p->wstop = true;
-	pthread_cond_broadcast(&p->wcond);
-	pthread_mutex_unlock(&p->wlock);
+	pthread_cond_broadcast(&p->work_cond);
+	pthread_mutex_unlock(&p->lock);
 	for (unsigned i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i], NULL);
 	p->nworkers = 0;
@@ -1391,30 +1431,95 @@ void pipeline_destroy(struct pipeline *p)
 	pool_destroy(p->pool);
 	mpsc_destroy(p->dirty);
 	free(p->workers);
-	free(p->batch);
-	pthread_cond_destroy(&p->wdone);
-	pthread_cond_destroy(&p->wcond);
-	pthread_mutex_destroy(&p->wlock);
-	pthread_cond_destroy(&p->done_cond);
+	pthread_cond_destroy(&p->idle_cond);
+	pthread_cond_destroy(&p->work_cond);
 	pthread_cond_destroy(&p->kick_cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
+struct countdown {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	size_t left;
+};
+
+static void countdown_cb(void *arg, int rc)
+{
+	struct countdown *cd = arg;
+
+	(void)rc;	/* a file's error stays with the file; the caller gets first_err */
+	pthread_mutex_lock(&cd->m);
+	if (--cd->left == 0)
+		pthread_cond_signal(&cd->c);
+	pthread_mutex_unlock(&cd->m);
+}
+
 int pipeline_sync_all(struct pipeline *p)
 {
+	struct countdown cd = { .left = 1 };
+	struct pipeline_file **a = NULL;
+	size_t n = 0, cap = 0;
 	int rc;
 
+	/* Pin every attached file that is not being freed. */
 	pthread_mutex_lock(&p->lock);
-	/* The next batch to start takes every file dirty now. */
-	uint64_t target = p->batches_started + 1;
+	for (struct pipeline_file *f = p->files; f; f = f->all_next)
+		cap++;
+	a = cap ? malloc(cap * sizeof(*a)) : NULL;
+	for (struct pipeline_file *f = p->files; f && a; f = f->all_next) {
+		unsigned r = atomic_load_explicit(&f->refs, memory_order_relaxed);
 
-	p->kick = true;
-	atomic_store_explicit(&p->kick_hint, true, memory_order_relaxed);
-	pthread_cond_signal(&p->kick_cond);
-	while (p->batches_done < target && !p->stopped)
-		pthread_cond_wait(&p->done_cond, &p->lock);
+		/* Increment unless zero: a file at zero is in file_free(), waiting for p->lock. */
+		while (r && !atomic_compare_exchange_weak_explicit(&f->refs, &r, r + 1,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+			;
+		if (r)
+			a[n++] = f;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (cap && !a)
+		return err_set(-ENOMEM, "pipeline_sync_all", NULL);
+
+	/* Wait for all of them at once, so their flushes overlap. */
+	pthread_mutex_init(&cd.m, NULL);
+	pthread_cond_init(&cd.c, NULL);
+	for (size_t i = 0; i < n; i++) {
+		struct pipeline_file *f = a[i];
+		uint64_t t = 0;
+		unsigned flags = 0;
+
+		pthread_mutex_lock(&f->lock);
+		bool meta = f->mtime_dirty;
+
+		pthread_mutex_unlock(&f->lock);
+		if (meta) {
+			/* The logical mtime too: a flush with fsync persists it. */
+			t = pipeline_file_touch_meta(f);
+			flags = PIPELINE_FSYNC;
+		}
+		pthread_mutex_lock(&cd.m);
+		cd.left++;
+		pthread_mutex_unlock(&cd.m);
+		if (pipeline_wait_async(f, t, flags, countdown_cb, &cd) != PIPELINE_PENDING)
+			countdown_cb(&cd, 0);
+	}
+	pthread_mutex_lock(&cd.m);
+	cd.left--;
+	while (cd.left)
+		pthread_cond_wait(&cd.c, &cd.m);
+	pthread_mutex_unlock(&cd.m);
+	pthread_cond_destroy(&cd.c);
+	pthread_mutex_destroy(&cd.m);
+	for (size_t i = 0; i < n; i++)
+		pipeline_file_put(a[i]);
+	free(a);
+
+	pthread_mutex_lock(&p->lock);
 	rc = p->first_err;
+	if (rc)
+		err_restore(&p->first_errd);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }

@@ -2,22 +2,25 @@
  * pipeline: batched, asynchronous writes for many chunk files, made durable in
  * group-committed batches ("durability epochs").
  *
- * One pipeline serves a whole mount: one buffer pool, one flusher thread (plus a few sync
- * threads so the fdatasyncs of one batch overlap). Each open backing file is attached as a
+ * One pipeline serves a whole mount: one buffer pool, one flusher thread (the timer) and
+ * sync_threads threads that write and sync files. Each open backing file is attached as a
  * struct pipeline_file.
  *
- * Writes: pipeline_write() copies bytes into the file's queued buffer for that chunk
- * (read-modify-write from the in-flight buffer or the backing file when the write does not
- * cover the chunk), so a chunk is queued at most once per batch and later writes are absorbed
- * into it. It returns a ticket: the file's mutation sequence number. Tickets are per file and
- * assigned under the same lock that queues the write, so a batch that takes a file's queue
- * takes exactly the tickets issued so far: a wait can never return before its write is on
- * disk (the frozen-core epoch race is impossible by construction).
+ * Writes: pipeline_write() copies bytes into the file's queued buffer for that chunk (a queued
+ * chunk holds one contiguous byte range, so a new chunk needs no read-modify-write), so a
+ * chunk is queued at most once per flush and later writes are absorbed into it. It returns a
+ * ticket: the file's mutation sequence number. Tickets are per file and assigned under the
+ * same lock that queues the write, so a flush that takes a file's queue takes exactly the
+ * tickets issued so far: a wait can never return before its write is on disk (the frozen-core
+ * epoch race is impossible by construction).
  *
  * Durability: pipeline_wait()/pipeline_wait_async() on (file, ticket) return once every
  * mutation of that file up to the ticket is written and fdatasync'd, or with the file's
- * sticky error. Waiting kicks the flusher at once (group commit: everyone waiting when a batch
- * starts shares it). A wait on file A never waits for unrelated files beyond one batch.
+ * sticky error. A wait hands its file to a sync thread at once; writes queued while that
+ * file's flush is running go out together in its next flush (group commit: one fdatasync for
+ * every writer waiting on the file). Files are flushed independently and in parallel, each
+ * published as soon as its own sync returns, so a wait on file A never waits for file B. Data
+ * nobody waits for is written by the flusher within one flush interval.
  *
  * Sticky errors (DURABILITY.md section 3): a failed write or sync poisons the file: every
  * later wait, write and truncate returns the error, a later good batch never clears it, and
@@ -52,7 +55,7 @@ struct pipeline_opts {
 	size_t chunk_size;		/* bytes; must be chunk_size_valid() */
 	size_t pool_bufs;		/* chunk buffers in the pool (>= 4) */
 	unsigned flush_interval_ms;	/* flush at least this often (> 0) */
-	unsigned sync_threads;		/* extra threads that write+sync files of a batch */
+	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };
@@ -175,7 +178,7 @@ void pipeline_kick(struct pipeline *p);
 int pipeline_sync_all(struct pipeline *p);
 
 struct pipeline_stats {
-	uint64_t batches;		/* batches completed (the durable epoch) */
+	uint64_t batches;		/* file flushes published (the durable epoch) */
 	uint64_t queued_chunks;		/* chunks queued or in flight */
 	uint64_t queued_bytes;		/* queued_chunks * chunk size */
 	uint64_t kept_chunks;		/* buffers kept for failed files */
@@ -185,7 +188,7 @@ struct pipeline_stats {
 	uint64_t syncs;			/* fdatasync/fsync calls made */
 	uint64_t waits;			/* durability waits served */
 	uint64_t failed_files;		/* files with a sticky error */
-	uint64_t flush_p50_us;		/* batch latency (take .. published), recent batches */
+	uint64_t flush_p50_us;		/* flush latency (write .. sync done), recent flushes */
 	uint64_t flush_p99_us;
 	size_t pool_in_use, pool_high_water, pool_nbufs, pool_waiters;
 	int first_error;		/* first sticky error, 0 if none */

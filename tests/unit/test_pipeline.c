@@ -810,6 +810,150 @@ static void test_pipeline_sync_all(void **state)
 	pipeline_file_put(g);
 }
 
+/*
+ * Files are flushed independently: a wait on A is answered while B's fdatasync is still
+ * stuck, and mtime-only leftovers never cost a sync on the waiters' path.
+ */
+static int slow_fd = -1;	/* written before the flush starts, read by the sync thread */
+
+static int slow_fdatasync(int fd)
+{
+	if (fd == slow_fd)
+		usleep(600 * 1000);
+	return iofake_io()->fdatasync(fd);
+}
+
+struct flag_cb {
+	pthread_mutex_t m;
+	int done, rc;
+};
+
+static void flag_cb_fn(void *arg, int rc)
+{
+	struct flag_cb *fc = arg;
+
+	pthread_mutex_lock(&fc->m);
+	fc->rc = rc;
+	fc->done = 1;
+	pthread_mutex_unlock(&fc->m);
+}
+
+static int flag_done(struct flag_cb *fc)
+{
+	int d;
+
+	pthread_mutex_lock(&fc->m);
+	d = fc->done;
+	pthread_mutex_unlock(&fc->m);
+	return d;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_pipeline_wait_not_held_by_other_file(void **state)
+{
+	struct ctx *c = *state;
+	static struct chunk_io slow_io;
+	struct chunk_file *cf;
+	struct pipeline_file *a = attach(c, "ind_a"), *b;
+	struct flag_cb fb = { .m = PTHREAD_MUTEX_INITIALIZER };
+	uint8_t w[100];
+	uint64_t t;
+	double t0;
+
+	slow_io = *iofake_io();
+	slow_io.fdatasync = slow_fdatasync;
+	assert_int_equal(chunk_file_open(&slow_io, c->dirfd, "ind_b", CHUNK_CREATE, 0644, CS, &cf),
+			 0);
+	assert_int_equal(pipeline_file_attach(c->p, cf, &b), 0);
+	slow_fd = chunk_file_fd(cf);
+
+	memset(w, 'b', sizeof(w));
+	assert_int_equal(pipeline_write(b, 0, 0, w, sizeof(w), &t), 0);
+	assert_int_equal(pipeline_wait_async(b, t, 0, flag_cb_fn, &fb), PIPELINE_PENDING);
+	usleep(50 * 1000);	/* B's flush is in its slow fdatasync now */
+
+	memset(w, 'a', sizeof(w));
+	t0 = mono_s();
+	write_at(a, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(a, 0, 0), 0);
+	assert_true(mono_s() - t0 < 0.4);	/* not behind B's 600 ms sync */
+	assert_false(flag_done(&fb));		/* and B is really still syncing */
+	assert_int_equal(backing_size(c, "ind_a"), 100);
+
+	assert_int_equal(pipeline_wait(b, t, 0), 0);
+	assert_true(flag_done(&fb));
+	assert_int_equal(fb.rc, 0);
+	slow_fd = -1;
+	pipeline_file_put(a);
+	pipeline_file_put(b);
+}
+
+/* Many writers waiting on one file share fdatasyncs (group commit per file). */
+struct gc_arg {
+	struct pipeline_file *f;
+	int id;
+};
+
+static void *gc_writer(void *arg)
+{
+	struct gc_arg *g = arg;
+	uint8_t w[64];
+
+	memset(w, g->id, sizeof(w));
+	for (int k = 0; k < 20; k++) {
+		uint64_t t;
+
+		if (pipeline_write(g->f, (uint64_t)(g->id * 20 + k), 0, w, sizeof(w), &t) < 0 ||
+		    pipeline_wait(g->f, t, 0) < 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_pipeline_group_commit_one_file(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "gc");
+	struct pipeline_stats st0, st;
+	struct gc_arg ga[8];
+	pthread_t th[8];
+
+	iofake_delay("fdatasync", 20 * 1000);	/* a slow disk: writers pile up behind a sync */
+	pipeline_get_stats(c->p, &st0);
+	for (int i = 0; i < 8; i++) {
+		ga[i] = (struct gc_arg){ .f = f, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, gc_writer, &ga[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		void *r;
+
+		pthread_join(th[i], &r);
+		assert_null(r);
+	}
+	pipeline_get_stats(c->p, &st);
+	/* 160 acknowledged writes; one sync each would be 160. */
+	assert_true(st.syncs - st0.syncs <= 60);
+	for (int i = 0; i < 8; i++) {
+		for (int k = 0; k < 20; k++) {
+			uint8_t r[64], w[64];
+
+			memset(w, i, sizeof(w));
+			assert_int_equal(backing_read(c, "gc", (uint64_t)(i * 20 + k) * CS, r,
+						      sizeof(r)), sizeof(r));
+			assert_memory_equal(r, w, sizeof(w));
+		}
+	}
+	iofake_delay("fdatasync", 0);
+	pipeline_file_put(f);
+}
+
 /* ---- randomized model check ------------------------------------------------------------- */
 
 #define MODEL_MAX (24 * CS)
@@ -1045,6 +1189,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_stress_8_producers, setup, teardown),
 		cmocka_unit_test(test_pipeline_pool_backpressure),
 		cmocka_unit_test_setup_teardown(test_pipeline_sync_all, setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_wait_not_held_by_other_file, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_group_commit_one_file, setup_slow,
+						teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
