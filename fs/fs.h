@@ -59,6 +59,7 @@ struct fs_inode;
 struct fs {
 	struct fs_opts opts;
 	const struct chunk_io *io;	/* every backing mutation and sync goes through it */
+	struct fuse_session *se;	/* set before the session loop runs */
 	struct store *store;
 	struct pipeline *pipe;
 	struct fs_map map;

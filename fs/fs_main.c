@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "fs_chan.h"
 
 #define FS_POOL_MB_DEFAULT	64
 #define FS_FLUSH_MS_DEFAULT	1000
@@ -493,6 +494,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &fs_op_table, sizeof(fs_op_table), &fs);
 	if (!se)
 		goto out;	/* libfuse printed the reason (unknown option, ...) */
+	fs.se = se;
 
 	/* The kernel already applied the caller's umask to the modes it sends. */
 	umask(0);
@@ -524,6 +526,8 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, mnt) != 0)
 		goto out;
 	mounted = 1;
+	if (fs_chan_install(se) != 0)
+		goto out;
 	if (fs.opts.debug)
 		fs_log(LOG_INFO, "%s store %s (chunk size %zu) mounted on %s",
 		       created ? "new" : "existing", backing, fs.chunk_size, mnt);

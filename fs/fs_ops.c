@@ -59,6 +59,7 @@
 #include <sys/xattr.h>
 
 #include "fs.h"
+#include "fs_chan.h"
 
 #define FS_NAME_LEN		64	/* last name of an inode, for messages (truncated) */
 #define FS_DIRTY_PARENTS	4	/* parents remembered per inode; beyond: syncfs */
@@ -927,6 +928,40 @@ static int set_times(struct fs *fs, struct fs_inode *i, const struct stat *attr,
 	return 0;
 }
 
+/*
+ * With FUSE_HANDLE_KILLPRIV_V2 (fs_chan.h) the kernel leaves it to frozenfs to clear the
+ * set-user-ID bit, and the set-group-ID bit of a group-executable file, when a caller without
+ * CAP_FSETID writes or truncates a regular file, as the VFS does. The backing write is made
+ * by the daemon, whose own CAP_FSETID would keep the bits. libfuse 3.14 does not pass on the
+ * kernel's KILL_SUIDGID flags of WRITE and OPEN, so there a caller other than root counts as
+ * lacking CAP_FSETID; SETATTR carries the kernel's own verdict (@force).
+ */
+static int kill_suidgid(struct fs *fs, struct fs_inode *i, fuse_req_t req, bool force)
+{
+	struct stat st;
+	mode_t kill;
+	char buf[32];
+
+	if (!fs_chan_killpriv() || (!force && fuse_req_ctx(req)->uid == 0))
+		return 0;
+	if (fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	kill = st.st_mode & S_ISUID;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	if (!kill || !S_ISREG(st.st_mode))
+		return 0;
+	fd_name(buf, sizeof(buf), i->fd);
+	if (fchmodat(fs->proc_fd, buf, st.st_mode & 07777 & ~kill, 0) < 0)
+		return -errno;
+	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	/* The kernel caches the old mode until the attribute timeout: drop it now (attributes
+	 * only, a negative offset: no page is touched, so no lock the writer holds is needed). */
+	if (fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino_of(fs, i), -1, 0);
+	return 0;
+}
+
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 			  struct fuse_file_info *fi)
 {
@@ -978,6 +1013,12 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			if (rc != -EFBIG && pf && pipeline_file_error(pf, NULL))
 				log_sticky(i, pf);
 			goto out;
+		}
+		/* FATTR_KILL_SUIDGID, which libfuse 3.14 calls FUSE_SET_ATTR_KILL_SUID. */
+		if (!(valid & FUSE_SET_ATTR_MODE)) {
+			rc = kill_suidgid(fs, i, req, valid & FUSE_SET_ATTR_KILL_SUID);
+			if (rc < 0)
+				goto out;
 		}
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
@@ -1327,7 +1368,8 @@ static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
  * handle. O_APPEND, O_SYNC, O_DSYNC and O_DIRECT are the kernel's and the WRITE handler's
  * business; none of them reaches a backing open.
  */
-static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *fi)
+static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *fi,
+		      fuse_req_t req)
 {
 	struct pipeline_file *pf;
 	bool want_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
@@ -1348,6 +1390,9 @@ static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *
 				log_sticky(i, pf);
 			return rc;
 		}
+		rc = kill_suidgid(fs, i, req, false);
+		if (rc < 0)
+			return rc;
 	}
 	pthread_mutex_lock(&fs->lock);
 	i->nopen++;
@@ -1362,7 +1407,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_inode *i = ino_get(fs, ino);
 	int rc;
 
-	rc = open_inode(fs, i, fi);
+	rc = open_inode(fs, i, fi, req);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -1396,7 +1441,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 			fuse_reply_err(req, -rc);
 			return;
 		}
-		rc = open_inode(fs, i, fi);
+		rc = open_inode(fs, i, fi, req);
 		if (rc < 0) {
 			inode_drop(fs, i, 1, 0, 0);
 			fuse_reply_err(req, -rc);
@@ -1554,6 +1599,12 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	}
 	if (size == 0) {
 		fuse_reply_write(req, 0);
+		return;
+	}
+	/* Before the data, as the VFS does (file_remove_privs). */
+	rc = kill_suidgid(fs, i, req, false);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	fs_map_iter_init(&it, &fs->map, (uint64_t)off, size);

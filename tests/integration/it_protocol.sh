@@ -13,6 +13,11 @@
 #   - requirement 6: backing opens never carry O_DIRECT, O_APPEND, O_TRUNC, O_SYNC or O_DSYNC
 #     (strace -f -e openat of the daemon), while dd oflag=direct/dsync/sync, `>` and `>>`
 #     run in the mount; the 8 MiB dd oflag=direct verifies by sha256.
+#   - FUSE_HANDLE_KILLPRIV_V2 (fs/fs_chan.h): 200 small writes cost at most one GETXATTR of
+#     security.capability (not one per write), and set-ID bits still behave as on any Linux
+#     filesystem: a write, a truncate or an O_TRUNC open by another user clears set-user-ID
+#     and the set-group-ID of a group-executable file, a write by root keeps them, and the
+#     set-group-ID of a file without group execute stays.
 #
 # Usage: it_protocol.sh FROZENFS_BINARY   (or env FROZENFS). Needs strace (apt-get install strace).
 
@@ -78,6 +83,36 @@ write_seen() { [ "$(count WRITE)" -gt "$w0" ]; }
 ft_wait_until 5 write_seen || ft_fail "a 4 KiB write(2) did not reach the daemon before close"
 exec 7>&-
 ft_ok "WRITE request seen while the file was open"
+
+ft_check "200 writes of 4 KiB cost at most one GETXATTR (FUSE_HANDLE_KILLPRIV_V2)"
+g0=$(count GETXATTR) w0=$(count WRITE)
+dd if=/dev/zero of="$M/many" bs=4k count=200 status=none || ft_fail "dd of 200 writes"
+ft_assert_eq "$(($(count WRITE) - w0))" 200 "WRITE requests for 200 writes"
+n=$(($(count GETXATTR) - g0))
+[ "$n" -le 1 ] || ft_fail "$n GETXATTR requests for 200 writes (killpriv_v2 not in effect)"
+ft_ok "$n GETXATTR for 200 writes"
+umount_fs "$M"
+
+# --- set-ID bits with FUSE_HANDLE_KILLPRIV_V2 -----------------------------------------------
+ft_check "set-ID bits are cleared by other users' writes and truncates, kept for root"
+chmod 755 "$T" "$M"	# other users must reach the mount
+mount_fs "$S" "$M" allow_other,default_permissions
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$1"; }
+mode_after() {	# mode_after MODE COMMAND-AS-NOBODY
+	chmod "$1" "$M/sid" || ft_fail "chmod $1"
+	as_nobody "$2" || ft_fail "as nobody: $2"
+	stat -c %a "$M/sid"
+}
+: >"$M/sid"
+chown 65534:65534 "$M/sid"
+ft_assert_eq "$(mode_after 6775 "echo a >>'$M/sid'")" 775 "write by another user (06775)"
+ft_assert_eq "$(mode_after 4755 "echo a >>'$M/sid'")" 755 "write by another user (04755)"
+ft_assert_eq "$(mode_after 2765 "echo a >>'$M/sid'")" 2765 "write by another user (02765: no g+x)"
+ft_assert_eq "$(mode_after 6775 "truncate -s 1 '$M/sid'")" 775 "truncate by another user"
+ft_assert_eq "$(mode_after 6775 ": >'$M/sid'")" 775 "O_TRUNC open by another user"
+chmod 6775 "$M/sid"
+echo b >>"$M/sid"
+ft_assert_eq "$(stat -c %a "$M/sid")" 6775 "write by root keeps the bits"
 umount_fs "$M"
 
 # --- requirement 6: backing open flags under strace ------------------------------------------
