@@ -400,11 +400,21 @@ static int check_extend(struct pipeline_file *f, uint64_t start, uint64_t end)
 			return rc;
 	}
 	if (end > atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
-		rc = chunk_file_reserve(f->cf, start, end - start);
+		/*
+		 * Past the first chunk, reserve to the end of the chunk: a file growing by small
+		 * appends then costs one fallocate per chunk, not one per write, and leaves at most
+		 * one chunk reserved past its end. A small file is reserved exactly, so it never
+		 * shows more blocks than its data.
+		 */
+		uint64_t cs = f->p->o.chunk_size, rend = end;
+
+		if (end > cs && end % cs)
+			rend = end + (cs - end % cs);
+		rc = chunk_file_reserve(f->cf, start, rend - start);
 		if (rc < 0)
 			return rc;
 		/* A hint: racing writers may both reserve; that costs a syscall, nothing else. */
-		atomic_store_explicit(&f->reserved_end, end, memory_order_relaxed);
+		atomic_store_explicit(&f->reserved_end, rend, memory_order_relaxed);
 	}
 	return 0;
 }
