@@ -649,7 +649,7 @@ ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t l
 		return 0;
 	}
 	len = (size_t)min64(len, f->size - off);
-	if (!f->queued && !f->in_flight && !f->open.n) {
+	if (!f->in_flight && !f->open.n && f->open_trunc == NO_TRUNC) {
 		/* Nothing queued: the backing file is the whole truth, read it in one go. */
 		pthread_mutex_unlock(&f->lock);
 		ssize_t r = chunk_file_pread_at(f->cf, off, dst, len);

@@ -7,17 +7,80 @@
  */
 #include "fs_chan.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#define PATH_MAX_MI 4096
 
 static uint64_t init_unique;		/* INIT's unique; see above */
 static bool init_offered;		/* the kernel offered FUSE_HANDLE_KILLPRIV_V2 */
 static atomic_bool init_answered;	/* relaxed: only a fast path for the hooks */
 static atomic_int killpriv;		/* release on set, acquire on read */
+static char ra_path[64];		/* set before the session runs; "" if none */
+static unsigned ra_kb;			/* likewise */
+
+/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* Finds the sysfs read-ahead file of the mount at @mountpoint; 0 or -errno. */
+static int find_bdi(const char *mountpoint, char *path, size_t len)
+{
+	char line[4096], dev[32] = "";
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+
+	if (!mi)
+		return -errno;
+	/* "id parent major:minor root mountpoint ...": the last match is the newest mount. */
+	while (fgets(line, sizeof(line), mi)) {
+		char mdev[32], root[PATH_MAX_MI], mnt[PATH_MAX_MI];
+
+		if (sscanf(line, "%*u %*u %31s %4095s %4095s", mdev, root, mnt) != 3)
+			continue;
+		unescape(mnt);
+		if (!strcmp(mnt, mountpoint))
+			snprintf(dev, sizeof(dev), "%s", mdev);
+	}
+	fclose(mi);
+	if (!dev[0])
+		return -ENOENT;
+	snprintf(path, len, "/sys/class/bdi/%s/read_ahead_kb", dev);
+	return 0;
+}
+
+static void set_readahead(void)
+{
+	char val[16];
+	int fd = open(ra_path, O_WRONLY | O_CLOEXEC);
+	int n = snprintf(val, sizeof(val), "%u", ra_kb);
+
+	if (fd < 0)
+		return;
+	/* A failure is not fatal: reads only keep the kernel default. */
+	if (write(fd, val, (size_t)n) != n)
+		ra_kb = 0;
+	close(fd);
+}
 
 static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -57,18 +120,28 @@ static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 				atomic_store_explicit(&killpriv, 1, memory_order_release);
 			}
 			atomic_store_explicit(&init_answered, true, memory_order_relaxed);
+			/* The kernel applies the reply (and its read-ahead) within this write. */
+			ssize_t r = writev(fd, iov, count);
+
+			if (r >= 0 && ra_path[0])
+				set_readahead();
+			return r;
 		}
 	}
 	return writev(fd, iov, count);
 }
 
-int fs_chan_install(struct fuse_session *se)
+int fs_chan_install(struct fuse_session *se, const char *mountpoint, unsigned readahead_kb)
 {
 	static const struct fuse_custom_io io = {
 		.read = chan_read,
 		.writev = chan_writev,
 	};
 
+	if (readahead_kb && find_bdi(mountpoint, ra_path, sizeof(ra_path)) == 0)
+		ra_kb = readahead_kb;
+	else
+		ra_path[0] = '\0';
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se)) == 0 ? 0 : -1;
 }
 
@@ -76,3 +149,4 @@ int fs_chan_killpriv(void)
 {
 	return atomic_load_explicit(&killpriv, memory_order_acquire);
 }
+

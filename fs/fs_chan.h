@@ -10,7 +10,8 @@
  * caller other than root (see fs_kill_suidgid()).
  *
  * The hooks pass every request and reply through unchanged, except that the INIT reply gets
- * FUSE_HANDLE_KILLPRIV_V2 added when the kernel offered it.
+ * FUSE_HANDLE_KILLPRIV_V2 added when the kernel offered it. Being there when INIT is answered
+ * is also the only moment to raise the mount's read-ahead (see fs_chan_install()).
  */
 #ifndef FROZENFS_FS_CHAN_H
 #define FROZENFS_FS_CHAN_H
@@ -20,8 +21,14 @@
 /*
  * Installs the hooks on @se's channel. Main thread, after fuse_session_mount() and before the
  * session loop. Returns 0 or -1 (libfuse printed why).
+ *
+ * With @readahead_kb, right after the INIT reply (the kernel sets the mount's read-ahead from
+ * INIT, to at most the block-device default of 128 KiB) it raises the read-ahead of the mount
+ * at @mountpoint through /sys/class/bdi/0:N/read_ahead_kb (found in /proc/self/mountinfo, so
+ * no FUSE request is needed), so a sequential read takes one round trip per READ of up to
+ * 1 MiB instead of per 128 KiB. Failing that (not root, no sysfs) changes nothing else.
  */
-int fs_chan_install(struct fuse_session *se);
+int fs_chan_install(struct fuse_session *se, const char *mountpoint, unsigned readahead_kb);
 
 /* 1 once the kernel was told that frozenfs kills set-ID bits itself. Any thread. */
 int fs_chan_killpriv(void);

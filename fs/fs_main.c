@@ -526,7 +526,8 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, mnt) != 0)
 		goto out;
 	mounted = 1;
-	if (fs_chan_install(se) != 0)
+	/* Read-ahead of 1 MiB, the largest READ (max_pages): a round trip per MiB. */
+	if (fs_chan_install(se, mnt, 1024) != 0)
 		goto out;
 	if (fs.opts.debug)
 		fs_log(LOG_INFO, "%s store %s (chunk size %zu) mounted on %s",

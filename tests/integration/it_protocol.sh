@@ -13,6 +13,7 @@
 #   - requirement 6: backing opens never carry O_DIRECT, O_APPEND, O_TRUNC, O_SYNC or O_DSYNC
 #     (strace -f -e openat of the daemon), while dd oflag=direct/dsync/sync, `>` and `>>`
 #     run in the mount; the 8 MiB dd oflag=direct verifies by sha256.
+#   - the mount's read-ahead is 1 MiB (fs/fs_chan.h), not the kernel's 128 KiB.
 #   - FUSE_HANDLE_KILLPRIV_V2 (fs/fs_chan.h): 200 small writes cost at most one GETXATTR of
 #     security.capability (not one per write), and set-ID bits still behave as on any Linux
 #     filesystem: a write, a truncate or an O_TRUNC open by another user clears set-user-ID
@@ -83,6 +84,11 @@ write_seen() { [ "$(count WRITE)" -gt "$w0" ]; }
 ft_wait_until 5 write_seen || ft_fail "a 4 KiB write(2) did not reach the daemon before close"
 exec 7>&-
 ft_ok "WRITE request seen while the file was open"
+
+ft_check "the mount's read-ahead is raised to 1 MiB after INIT (fs_chan.h)"
+dev=$(awk -v m="$M" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+[ -n "$dev" ] || ft_fail "$M not in /proc/self/mountinfo"
+ft_assert_eq "$(cat "/sys/class/bdi/$dev/read_ahead_kb")" 1024 "read_ahead_kb of bdi $dev"
 
 ft_check "200 writes of 4 KiB cost at most one GETXATTR (FUSE_HANDLE_KILLPRIV_V2)"
 g0=$(count GETXATTR) w0=$(count WRITE)
