@@ -42,6 +42,7 @@ struct fs_opts {
 	unsigned sync_threads;		/* 0: pipeline default */
 	int sync_threads_set;
 	int errors;			/* FS_ERRORS_* */
+	int log_level;			/* -o log_level: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	int ro;				/* -o ro: refuse mutations (the kernel does too) */
 	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
 	int allow_other;
@@ -101,7 +102,10 @@ int fs_inodes_init(struct fs *fs);
  */
 int fs_inodes_fini(struct fs *fs);
 
-/* Logging: stderr ("frozenfs: ...") in the foreground, syslog once daemonized. */
+/*
+ * Logging: one line per event, stderr ("frozenfs: ...") in the foreground, syslog once
+ * daemonized. Lines above -o log_level (a syslog priority) are dropped; LOG_ERR never is.
+ */
 void fs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -177,7 +177,8 @@ static int meta_error(struct fs *fs, const char *op, const char *name, int err)
 		fs_log(LOG_ERR, "metadata failure: %s %s: %s", op, name, strerror(err));
 	if (fs->opts.errors == FS_ERRORS_REMOUNT_RO &&
 	    !atomic_exchange_explicit(&fs->readonly, 1, memory_order_relaxed))
-		fs_log(LOG_ERR, "errors=remount-ro: the mount is read-only from now on");
+		fs_log(LOG_ERR, "%s: %s failed (%s); errors=remount-ro: the mount is read-only "
+		       "from now on", name, op, strerror(err));
 	return err;
 }
 
