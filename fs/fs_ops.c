@@ -59,6 +59,7 @@
 #include <sys/xattr.h>
 
 #include "fs.h"
+#include "fs_ctl.h"
 
 #define FS_NAME_LEN		64	/* last name of an inode, for messages (truncated) */
 #define FS_DIRTY_PARENTS	4	/* parents remembered per inode; beyond: syncfs */
@@ -1949,6 +1950,238 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* ---- control attributes (fs_ctl.h) ------------------------------------------------------- */
+
+enum { CTL_NONE, CTL_STATUS, CTL_SYNC, CTL_WAIT, CTL_DURABLE };
+
+/* Which control attribute @name is on @ino; CTL_NONE: an ordinary one, for the backing file. */
+static int ctl_attr(struct fs *fs, fuse_ino_t ino, const char *name)
+{
+	if (strncmp(name, FS_CTL_PREFIX, sizeof(FS_CTL_PREFIX) - 1) != 0)
+		return CTL_NONE;
+	if (ino == FUSE_ROOT_ID) {
+		if (strcmp(name, FS_CTL_STATUS) == 0)
+			return CTL_STATUS;
+		if (strcmp(name, FS_CTL_SYNC) == 0)
+			return CTL_SYNC;
+		if (strcmp(name, FS_CTL_WAIT) == 0)
+			return CTL_WAIT;
+		return CTL_NONE;
+	}
+	if (S_ISREG(ino_get(fs, ino)->type) && strcmp(name, FS_CTL_DURABLE) == 0)
+		return CTL_DURABLE;
+	return CTL_NONE;
+}
+
+/* Answers a getxattr with the @len bytes of @val: the length alone when @size is 0. */
+static void ctl_reply_value(fuse_req_t req, const char *val, size_t len, size_t size)
+{
+	if (!size)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+/*
+ * Pins (nref) up to @max inodes whose pipeline file has a sticky error; *total gets how many
+ * there are. The caller reads their names unlocked (i->lock comes before fs->lock) and drops
+ * the pins with inode_drop().
+ */
+static size_t ctl_failed_inodes(struct fs *fs, struct fs_inode **out, size_t max,
+				size_t *total)
+{
+	size_t k, n = 0;
+
+	*total = 0;
+	pthread_mutex_lock(&fs->lock);
+	for (k = 0; k < fs->nbuckets; k++) {
+		struct fs_inode *i;
+
+		for (i = fs->buckets[k]; i; i = i->hnext) {
+			struct pipeline_file *pf = inode_pf(i);
+
+			if (!pf || !pipeline_file_error(pf, NULL))
+				continue;
+			(*total)++;
+			if (n < max) {
+				i->nref++;
+				out[n++] = i;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* A file name as one line of text: control characters become '?'. */
+static void ctl_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* The sticky error of @pf as text: the failed operation and path when known. */
+static void ctl_error_text(struct pipeline_file *pf, char *buf, size_t len)
+{
+	struct err_detail d;
+	int e = pipeline_file_error(pf, &d);
+
+	if (d.code)
+		err_format(&d, buf, len);
+	else
+		snprintf(buf, len, "%s", strerror(e ? -e : EIO));
+	ctl_clean(buf);
+}
+
+/* The FS_CTL_STATUS text (malloc'd, not NUL-terminated in *len), or NULL: no memory. */
+static char *ctl_status(struct fs *fs, size_t *len)
+{
+	struct fs_inode *failed[FS_CTL_MAX_ERRORS];
+	struct pipeline_stats ps;
+	char name[FS_NAME_LEN], msg[ERR_PATH_MAX + 128];
+	char *buf = NULL;
+	size_t k, n, total;
+	FILE *m = open_memstream(&buf, len);
+
+	if (!m)
+		return NULL;
+	pipeline_get_stats(fs->pipe, &ps);
+	fprintf(m, "version: %s\n", FROZENFS_VERSION);
+	fprintf(m, "backing: %s\n", fs->opts.backing);
+	fprintf(m, "mountpoint: %s\n", fs->opts.mountpoint);
+	fprintf(m, "chunk_size: %zu\n", fs->chunk_size);
+	fprintf(m, "flush_interval_ms: %u\n", fs->opts.flush_interval_ms);
+	fprintf(m, "durable_epoch: %llu\n", (unsigned long long)ps.batches);
+	fprintf(m, "open_epoch: %llu\n", (unsigned long long)ps.batches_started + 1);
+	fprintf(m, "queued_chunks: %llu\n", (unsigned long long)ps.queued_chunks);
+	fprintf(m, "queued_bytes: %llu\n", (unsigned long long)ps.queued_bytes);
+	fprintf(m, "pool_in_use: %zu\n", ps.pool_in_use);
+	fprintf(m, "pool_high_water: %zu\n", ps.pool_high_water);
+	fprintf(m, "pool_buffers: %zu\n", ps.pool_nbufs);
+	fprintf(m, "writers_blocked: %zu\n", ps.pool_waiters);
+	fprintf(m, "flush_p50_us: %llu\n", (unsigned long long)ps.flush_p50_us);
+	fprintf(m, "flush_p99_us: %llu\n", (unsigned long long)ps.flush_p99_us);
+	fprintf(m, "bytes_written: %llu\n", (unsigned long long)ps.bytes_written);
+	fprintf(m, "chunks_written: %llu\n", (unsigned long long)ps.chunks_written);
+	fprintf(m, "syncs: %llu\n", (unsigned long long)ps.syncs);
+	fprintf(m, "fsyncs_served: %llu\n", (unsigned long long)ps.waits);
+	fprintf(m, "failed_files: %llu\n", (unsigned long long)ps.failed_files);
+	fprintf(m, "metadata_error: %s\n",
+		atomic_load_explicit(&fs->meta_failed, memory_order_relaxed) ? "yes" : "no");
+	if (fs->opts.ro)
+		fprintf(m, "read_only: yes (-o ro)\n");
+	else if (atomic_load_explicit(&fs->readonly, memory_order_relaxed))
+		fprintf(m, "read_only: yes (errors=remount-ro after a metadata error)\n");
+	else
+		fprintf(m, "read_only: no\n");
+	n = ctl_failed_inodes(fs, failed, FS_CTL_MAX_ERRORS, &total);
+	for (k = 0; k < n; k++) {
+		inode_name(failed[k], name, sizeof(name));
+		ctl_clean(name);
+		ctl_error_text(inode_pf(failed[k]), msg, sizeof(msg));
+		fprintf(m, "error: %s: %s\n", name, msg);
+		inode_drop(fs, failed[k], 0, 0, 1);
+	}
+	if (total > n)
+		fprintf(m, "error: (%zu more files)\n", total - n);
+	if (fclose(m) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * FS_CTL_DURABLE of regular file @i. The file is read before the pipeline: data queued then
+ * is taken by a batch no later than batches_started + 1 read afterwards.
+ */
+static void ctl_durable(fuse_req_t req, struct fs *fs, struct fs_inode *i, size_t size)
+{
+	struct pipeline_file *pf = inode_pf(i);
+	struct pipeline_file_stat st;
+	struct pipeline_stats ps;
+	char val[ERR_PATH_MAX + 384], msg[ERR_PATH_MAX + 128];
+	const char *state;
+	int n;
+
+	memset(&st, 0, sizeof(st));
+	if (pf)		/* none: never written through this mount, or freed once durable */
+		pipeline_file_stat(pf, &st);
+	pipeline_get_stats(fs->pipe, &ps);
+	if (st.error)
+		state = "failed";
+	else if (st.queued_chunks || st.durable_ticket < st.ticket)
+		state = "no";
+	else
+		state = "yes";
+	n = snprintf(val, sizeof(val),
+		     "%s ticket=%llu durable_ticket=%llu queued_chunks=%llu epoch=%llu", state,
+		     (unsigned long long)st.ticket, (unsigned long long)st.durable_ticket,
+		     (unsigned long long)st.queued_chunks,
+		     (unsigned long long)(*state == 'y' ? ps.batches : ps.batches_started + 1));
+	if (st.error) {
+		ctl_error_text(pf, msg, sizeof(msg));
+		n += snprintf(val + n, sizeof(val) - (size_t)n, " error=%s", msg);
+	}
+	ctl_reply_value(req, val, (size_t)n < sizeof(val) ? (size_t)n : sizeof(val) - 1, size);
+}
+
+/*
+ * A global barrier: everything accepted before the call is written and synced, and so is the
+ * backing filesystem (syncfs), which makes names, directories and metadata durable too.
+ * Blocks this worker thread for at most about one batch: libfuse starts another worker if
+ * requests arrive meanwhile, and does not cancel a worker inside a handler, so the pipeline
+ * outlives the wait. Returns 0, or -EIO if any file has a sticky error (or syncfs failed).
+ */
+static int ctl_sync(struct fs *fs)
+{
+	struct pipeline_stats ps;
+	int rc = pipeline_sync_all(fs->pipe);
+
+	if (syncfs(store_dirfd(fs->store)) < 0) {
+		int e = meta_error(fs, "syncfs", "/", errno);
+
+		if (rc == 0)
+			rc = -e;
+	}
+	pipeline_get_stats(fs->pipe, &ps);
+	fs_log(LOG_DEBUG, "control: sync done, durable epoch %llu%s",
+	       (unsigned long long)ps.batches, rc ? ", with failed files" : "");
+	return rc;
+}
+
+/* FS_CTL_WAIT: @value is a decimal epoch, not NUL-terminated. */
+static int ctl_wait(struct fs *fs, const char *value, size_t size)
+{
+	struct pipeline_stats ps;
+	char num[24];
+	char *end;
+	unsigned long long e;
+
+	if (size == 0 || size >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, value, size);
+	num[size] = '\0';
+	if (num[size - 1] == '\n')
+		num[size - 1] = '\0';
+	errno = 0;
+	e = strtoull(num, &end, 10);
+	if (errno || end == num || *end || num[0] == '-')
+		return -EINVAL;
+	pipeline_get_stats(fs->pipe, &ps);
+	fs_log(LOG_DEBUG, "control: wait for epoch %llu (durable %llu)", e,
+	       (unsigned long long)ps.batches);
+	if (e <= ps.batches)
+		return ps.failed_files ? -EIO : 0;
+	if (e > ps.batches_started + 1)
+		return -ERANGE;		/* not open yet: nobody can have been promised it */
+	/* The barrier waits for batch batches_started + 1 at least, so for e. */
+	return ctl_sync(fs);
+}
+
 static int xattr_path(struct fs_inode *i, char *buf, size_t len)
 {
 	/* An O_PATH fd has no f*xattr; its /proc magic link names the inode itself. */
@@ -1964,8 +2197,22 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, con
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = ino_get(fs, ino);
 	char path[64];
-	int rc = fs_check_writable(fs);
+	int rc;
 
+	/* Before the read-only check: a sync is still wanted after errors=remount-ro. */
+	switch (ctl_attr(fs, ino, name)) {
+	case CTL_SYNC:
+		fuse_reply_err(req, -ctl_sync(fs));
+		return;
+	case CTL_WAIT:
+		fuse_reply_err(req, -ctl_wait(fs, value, size));
+		return;
+	case CTL_STATUS:
+	case CTL_DURABLE:
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = fs_check_writable(fs);
 	if (rc == 0)
 		rc = xattr_path(i, path, sizeof(path));
 	if (rc == 0 && setxattr(path, name, value, size, flags) < 0)
@@ -2004,9 +2251,40 @@ static void reply_xattr_query(fuse_req_t req, const char *path, const char *name
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	char path[64];
-	int rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
+	char path[64], *val, num[48];
+	size_t len;
+	int rc;
 
+	switch (ctl_attr(fs, ino, name)) {
+	case CTL_STATUS:
+		val = ctl_status(fs, &len);
+		if (!val) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		ctl_reply_value(req, val, len, size);
+		free(val);
+		return;
+	case CTL_SYNC: {
+		struct pipeline_stats ps;
+
+		rc = ctl_sync(fs);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		pipeline_get_stats(fs->pipe, &ps);
+		/* Fixed width: a size query and the read that follows agree on the length. */
+		len = (size_t)snprintf(num, sizeof(num), "durable_epoch: %20llu\n",
+				       (unsigned long long)ps.batches);
+		ctl_reply_value(req, num, len, size);
+		return;
+	}
+	case CTL_DURABLE:
+		ctl_durable(req, fs, ino_get(fs, ino), size);
+		return;
+	}
+	rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -2037,6 +2315,8 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	char path[64];
 	int rc = fs_check_writable(fs);
 
+	if (ctl_attr(fs, ino, name) != CTL_NONE)
+		rc = -EPERM;
 	if (rc == 0)
 		rc = xattr_path(i, path, sizeof(path));
 	if (rc == 0 && removexattr(path, name) < 0)
