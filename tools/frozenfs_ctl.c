@@ -232,8 +232,8 @@ static int cmd_wait(const char *root, const char *arg)
 			return 0;
 	}
 	if (rc == ERANGE) {
-		fprintf(stderr, "frozenfs-ctl: epoch %llu is not open yet on %s (open epoch: %lld)\n",
-			e, root, open_epoch);
+		fprintf(stderr, "frozenfs-ctl: epoch %llu is not open yet on %s "
+			"(open epoch: %lld)\n", e, root, open_epoch);
 		return 1;
 	}
 	return sync_failed(root, rc);
@@ -248,8 +248,8 @@ static int cmd_durable(int n, char **files)
 
 		if (!v) {
 			if (errno == ENODATA || errno == ENOTSUP)
-				fprintf(stderr, "frozenfs-ctl: %s: not a regular file on a frozenfs "
-					"mount\n", files[k]);
+				fprintf(stderr, "frozenfs-ctl: %s: not a regular file on "
+					"a frozenfs mount\n", files[k]);
 			else
 				fail("reading the durability of", files[k], errno);
 			ret = 1;
@@ -283,7 +283,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "durable") == 0 && argc > 2)
 		return cmd_durable(argc - 2, argv + 2);
-	if (!((strcmp(cmd, "status") == 0 && argc == 3) || (strcmp(cmd, "sync") == 0 && argc == 3) ||
+	if (!((strcmp(cmd, "status") == 0 && argc == 3) ||
+	      (strcmp(cmd, "sync") == 0 && argc == 3) ||
 	      (strcmp(cmd, "wait") == 0 && argc == 4))) {
 		usage(stderr);
 		return 1;
