@@ -555,9 +555,6 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, mnt) != 0)
 		goto out;
 	mounted = 1;
-	fs_log(LOG_INFO, "%s store %s (chunk size %zu) mounted on %s%s",
-	       created ? "new" : "existing", backing, fs.chunk_size, mnt,
-	       fs.opts.ro ? " read-only" : "");
 
 	if (fuse_daemonize(fs.opts.foreground) != 0)
 		goto out;
@@ -565,6 +562,10 @@ int main(int argc, char *argv[])
 		openlog("frozenfs", LOG_PID, LOG_DAEMON);
 		log_to_syslog = 1;
 	}
+	/* After daemonizing: mount(8) and the helper stay silent on success. */
+	fs_log(LOG_INFO, "%s store %s (chunk size %zu) mounted on %s%s",
+	       created ? "new" : "existing", backing, fs.chunk_size, mnt,
+	       fs.opts.ro ? " read-only" : "");
 	/* After the fork: /proc/self must name the daemon, and threads do not survive it. */
 	fs.proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs.proc_fd < 0) {
