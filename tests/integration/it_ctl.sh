@@ -33,8 +33,8 @@ mkdir -p "$B"
 # key NAME: the value of NAME in the status of $M
 key() { "$CTL" status "$M" | sed -n "s/^$1: //p"; }
 # xattr NAME PATH: the value; xlist PATH: every attribute, as getfattr -d prints them
-xattr() { xattr "$1" "$2"; }
-xlist() { xlist "$1"; }
+xattr() { getfattr --absolute-names --only-values -n "$1" -- "$2"; }
+xlist() { getfattr --absolute-names -d -m - -- "$1"; }
 durable_word() { xattr user.frozenfs.durable "$1" | cut -d' ' -f1; }
 
 mount_fs "$B" "$M" flush_interval_ms=600000,log_level=debug
@@ -51,7 +51,7 @@ for k in version backing mountpoint chunk_size flush_interval_ms durable_epoch o
 done
 ft_assert_eq "$(key read_only)" "no" "read_only of a writable mount"
 ft_assert_eq "$(key failed_files)" "0" "no failed files"
-gv=$(xattr user.frozenfs.status "$M") || ft_fail "getfattr of the status"
+gv=$(xattr user.frozenfs.status "$M" 2>"$T/err") || ft_fail "getfattr of the status: $(cat "$T/err")"
 printf '%s\n' "$gv" | grep -q '^durable_epoch: ' || ft_fail "getfattr status text: $gv"
 ft_ok "status through frozenfs-ctl and through getfattr"
 
