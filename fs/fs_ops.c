@@ -2079,6 +2079,8 @@ static char *ctl_status(struct fs *fs, size_t *len)
 		fprintf(m, "read_only: no\n");
 	n = ctl_failed_inodes(fs, failed, FS_CTL_MAX_ERRORS, &total);
 	for (k = 0; k < n; k++) {
+		/* A failure nobody has asked about yet is logged now, once, with its name. */
+		log_sticky(failed[k], inode_pf(failed[k]));
 		inode_name(failed[k], name, sizeof(name));
 		ctl_clean(name);
 		ctl_error_text(inode_pf(failed[k]), msg, sizeof(msg));

@@ -11,6 +11,12 @@
  * also syncs the backing filesystem); the control file's data must not be (it only ever
  * lived in the daemon's memory), which shows that the sync, not luck, saved the rest.
  *
+ * Then the failure side: a file is written, the backing ext4 is shut down under the running
+ * daemon (every backing I/O fails with EIO) and `frozenfs-ctl sync` must fail (exit 1). The
+ * status must count the failed file and name it on an "error:" line, report the metadata
+ * error and the switch to read-only, and the daemon's log must name the file even at
+ * log_level=error; the daemon then exits non-zero on unmount.
+ *
  * Usage: it_ctl_durable FROZENFS_BINARY   (env FROZENFS_CTL: the frozenfs-ctl binary)
  */
 #include "fstest.h"
@@ -22,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define OPTS "flush_interval_ms=3600000"
@@ -66,6 +73,62 @@ static uint8_t *pattern(int k)
 		ft_fail("out of memory");
 	ft_rand_fill(&seed, b, file_len(k));
 	return b;
+}
+
+/* The daemon's status text, NUL-terminated, in a static buffer. */
+static const char *status_text(void)
+{
+	static char buf[65537];
+	ssize_t n = getxattr(mp, "user.frozenfs.status", buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		ft_fail("getxattr user.frozenfs.status of %s: %s", mp, strerror(errno));
+	buf[n] = '\0';
+	return buf;
+}
+
+static void check_failure(void)
+{
+	static const char *want[] = {
+		"failed_files: 1\n", "\nerror: doomed: ", "metadata_error: yes\n",
+		"read_only: yes (errors=remount-ro",
+	};
+	uint8_t *d = pattern(7);
+	const char *st;
+	size_t k, len;
+	char *log;
+	int rc, status;
+
+	ft_check("backing I/O fails: frozenfs-ctl sync fails and status names the file");
+	ft_mount(&m, store, mp, OPTS ",log_level=error");
+	ft_write_file(ft_path(&m, "doomed"), d, file_len(7), 0);
+	ft_disk_goingdown(&disk);
+	rc = run_ctl("sync", mp);
+	FT_ASSERT(rc == 1, "frozenfs-ctl sync exited %d with the backing filesystem down", rc);
+	ft_ok("frozenfs-ctl sync fails (exit 1)");
+	rc = run_ctl("durable", ft_path(&m, "doomed"));
+	FT_ASSERT(rc == 1, "frozenfs-ctl durable of the failed file exited %d, expected 1", rc);
+	st = status_text();
+	for (k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		FT_ASSERT(strstr(st, want[k]), "status lacks '%s':\n%s", want[k], st);
+	ft_ok("status: failed_files 1, 'error: doomed: ...', metadata error, read-only");
+	rc = run_ctl("sync", mp);
+	FT_ASSERT(rc == 1, "a second frozenfs-ctl sync exited %d: errors are sticky", rc);
+	status = ft_umount_status(&m);
+	FT_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		  "daemon exit status 0x%x: expected a non-zero exit", status);
+	log = (char *)ft_read_file(m.log, &len);
+	log = realloc(log, len + 1);
+	FT_ASSERT(log, "out of memory");
+	log[len] = '\0';
+	FT_ASSERT(strstr(log, "doomed: data could not be made durable"),
+		  "the log (log_level=error) does not name the failed file:\n%s", log);
+	FT_ASSERT(strstr(log, "errors=remount-ro: the mount is read-only"),
+		  "the log does not report the switch to read-only:\n%s", log);
+	ft_ok("the log names the failed file and the read-only switch at log_level=error");
+	free(log);
+	free(d);
+	ft_disk_umount(&disk);
 }
 
 int main(int argc, char **argv)
@@ -145,5 +208,7 @@ int main(int argc, char **argv)
 	ft_ok("the control file written after the sync was lost, as expected");
 	free(late);
 	ft_umount(&m);
+
+	check_failure();
 	return ft_done();
 }
