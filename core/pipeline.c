@@ -1435,7 +1435,6 @@ void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st)
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&p->lock);
 	st->batches = p->batches_done;
-	st->batches_started = p->batches_started;
 	st->first_error = p->first_err;
 	n = p->nlat < LAT_RING ? (size_t)p->nlat : LAT_RING;
 	memcpy(lat, p->lat_us, n * sizeof(lat[0]));

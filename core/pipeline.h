@@ -176,7 +176,6 @@ int pipeline_sync_all(struct pipeline *p);
 
 struct pipeline_stats {
 	uint64_t batches;		/* batches completed (the durable epoch) */
-	uint64_t batches_started;	/* batches taken; the open epoch is this + 1 */
 	uint64_t queued_chunks;		/* chunks queued or in flight */
 	uint64_t queued_bytes;		/* queued_chunks * chunk size */
 	uint64_t kept_chunks;		/* buffers kept for failed files */

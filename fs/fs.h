@@ -42,7 +42,7 @@ struct fs_opts {
 	unsigned sync_threads;		/* 0: pipeline default */
 	int sync_threads_set;
 	int errors;			/* FS_ERRORS_* */
-	int log_level;			/* -o log_level: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+	int log_level;			/* LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG */
 	int ro;				/* -o ro: refuse mutations (the kernel does too) */
 	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
 	int allow_other;
@@ -75,6 +75,15 @@ struct fs {
 	 */
 	atomic_int readonly;
 	atomic_int meta_failed;		/* a metadata operation failed with EIO/EROFS */
+
+	/*
+	 * Control epochs (fs_ctl.h), kept here rather than in the pipeline so that they mean
+	 * the same whatever the pipeline's batching: a global sync (frozenfs-ctl sync or wait)
+	 * closes the open epoch (seq_cst fetch_add) and, once everything accepted before it is
+	 * durable, raises the durable epoch to it (release; readers acquire). Start at 1 and 0.
+	 */
+	_Atomic uint64_t ctl_open_epoch;
+	_Atomic uint64_t ctl_durable_epoch;
 
 	/* Inode table: see fs_ops.c. */
 	pthread_mutex_t lock;		/* protects the table, counts and the idle list */

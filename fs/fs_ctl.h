@@ -18,27 +18,30 @@
  *                  the call returns 0 once it is, or EIO if any file has a sticky error.
  *                  get: the same, then the value "durable_epoch: N\n" (for callers that
  *                  may read the root but not write it, and for read-only mounts).
- *   FS_CTL_WAIT    set to a decimal epoch E: returns once durable_epoch >= E (starting a
- *                  batch at once if needed); ERANGE if E is beyond open_epoch, EIO if any
- *                  file has a sticky error.
+ *   FS_CTL_WAIT    set to a decimal epoch E: returns once durable_epoch >= E (running the
+ *                  sync above if needed); ERANGE if E is beyond open_epoch, EIO if the
+ *                  sync fails.
  *   On a regular file:
  *   FS_CTL_DURABLE get: one line, "yes|no|failed ticket=T durable_ticket=D queued_chunks=Q
  *                  epoch=E[ error=TEXT]": whether everything written to the file so far is
  *                  durable; T is the file's latest write, D its latest durable one, and E the
- *                  epoch by which T will be durable (the durable one when "yes").
+ *                  open epoch: once E is durable, so is T.
  *
  * Where a name is answered by the daemon, setting FS_CTL_STATUS or FS_CTL_DURABLE, or
  * removing any of them, fails with EPERM. Elsewhere (FS_CTL_STATUS on a file, say) the name
  * is an ordinary attribute of the backing file.
  *
  * Status keys: version, backing, mountpoint, chunk_size, flush_interval_ms, durable_epoch,
- * open_epoch, queued_chunks, queued_bytes, pool_in_use, pool_high_water, pool_buffers,
+ * open_epoch, flushes, queued_chunks, queued_bytes, pool_in_use, pool_high_water, pool_buffers,
  * writers_blocked, flush_p50_us, flush_p99_us, bytes_written, chunks_written, syncs,
  * fsyncs_served, failed_files, metadata_error, read_only, error.
  *
- * Epochs: the flusher completes one batch per flush interval (more when someone waits);
- * durable_epoch counts completed batches. Data written now is taken by a batch no later
- * than open_epoch, so it is durable once durable_epoch >= open_epoch.
+ * Epochs belong to the daemon's frontend, not to the pipeline's batching: each sync (set or
+ * read FS_CTL_SYNC, or a wait that needs one) closes the open epoch and, once everything
+ * accepted before it is durable, makes that epoch the durable one. So data written while
+ * open_epoch is E is durable once durable_epoch >= E (fsync and the flush interval may make
+ * it durable sooner). After a failed sync the durable epoch never moves again. "flushes"
+ * counts the pipeline's published flushes (timer, fsync and sync alike).
  *
  * This header holds only names; it is shared by the daemon and frozenfs-ctl.
  */

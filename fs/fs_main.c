@@ -540,6 +540,8 @@ int main(int argc, char *argv[])
 	fs.timeout = 1.0;
 	atomic_init(&fs.readonly, fs.opts.ro);
 	atomic_init(&fs.meta_failed, 0);
+	atomic_init(&fs.ctl_open_epoch, 1);
+	atomic_init(&fs.ctl_durable_epoch, 0);
 	rc = fs_inodes_init(&fs);
 	if (rc < 0) {
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, strerror(-rc));

@@ -1954,6 +1954,20 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 enum { CTL_NONE, CTL_STATUS, CTL_SYNC, CTL_WAIT, CTL_DURABLE };
 
+/*
+ * Seq_cst, as the fetch_add in ctl_sync(): a reader that still sees epoch E open is ordered
+ * before the barrier that closes E, so that barrier finds what the reader's file held.
+ */
+static uint64_t ctl_open_epoch(struct fs *fs)
+{
+	return atomic_load(&fs->ctl_open_epoch);
+}
+
+static uint64_t ctl_durable_epoch(struct fs *fs)
+{
+	return atomic_load_explicit(&fs->ctl_durable_epoch, memory_order_acquire);
+}
+
 /* Which control attribute @name is on @ino; CTL_NONE: an ordinary one, for the backing file. */
 static int ctl_attr(struct fs *fs, fuse_ino_t ino, const char *name)
 {
@@ -2054,8 +2068,9 @@ static char *ctl_status(struct fs *fs, size_t *len)
 	fprintf(m, "mountpoint: %s\n", fs->opts.mountpoint);
 	fprintf(m, "chunk_size: %zu\n", fs->chunk_size);
 	fprintf(m, "flush_interval_ms: %u\n", fs->opts.flush_interval_ms);
-	fprintf(m, "durable_epoch: %llu\n", (unsigned long long)ps.batches);
-	fprintf(m, "open_epoch: %llu\n", (unsigned long long)ps.batches_started + 1);
+	fprintf(m, "durable_epoch: %llu\n", (unsigned long long)ctl_durable_epoch(fs));
+	fprintf(m, "open_epoch: %llu\n", (unsigned long long)ctl_open_epoch(fs));
+	fprintf(m, "flushes: %llu\n", (unsigned long long)ps.batches);
 	fprintf(m, "queued_chunks: %llu\n", (unsigned long long)ps.queued_chunks);
 	fprintf(m, "queued_bytes: %llu\n", (unsigned long long)ps.queued_bytes);
 	fprintf(m, "pool_in_use: %zu\n", ps.pool_in_use);
@@ -2097,22 +2112,22 @@ static char *ctl_status(struct fs *fs, size_t *len)
 }
 
 /*
- * FS_CTL_DURABLE of regular file @i. The file is read before the pipeline: data queued then
- * is taken by a batch no later than batches_started + 1 read afterwards.
+ * FS_CTL_DURABLE of regular file @i. The file is read before the open epoch: the barrier that
+ * closes the epoch read afterwards starts later, so it covers everything the file had then.
  */
 static void ctl_durable(fuse_req_t req, struct fs *fs, struct fs_inode *i, size_t size)
 {
 	struct pipeline_file *pf = inode_pf(i);
 	struct pipeline_file_stat st;
-	struct pipeline_stats ps;
 	char val[ERR_PATH_MAX + 384], msg[ERR_PATH_MAX + 128];
 	const char *state;
+	uint64_t epoch;
 	int n;
 
 	memset(&st, 0, sizeof(st));
 	if (pf)		/* none: never written through this mount, or freed once durable */
 		pipeline_file_stat(pf, &st);
-	pipeline_get_stats(fs->pipe, &ps);
+	epoch = ctl_open_epoch(fs);
 	if (st.error)
 		state = "failed";
 	else if (st.queued_chunks || st.durable_ticket < st.ticket)
@@ -2123,7 +2138,7 @@ static void ctl_durable(fuse_req_t req, struct fs *fs, struct fs_inode *i, size_
 		     "%s ticket=%llu durable_ticket=%llu queued_chunks=%llu epoch=%llu", state,
 		     (unsigned long long)st.ticket, (unsigned long long)st.durable_ticket,
 		     (unsigned long long)st.queued_chunks,
-		     (unsigned long long)(*state == 'y' ? ps.batches : ps.batches_started + 1));
+		     (unsigned long long)epoch);
 	if (st.error) {
 		ctl_error_text(pf, msg, sizeof(msg));
 		n += snprintf(val + n, sizeof(val) - (size_t)n, " error=%s", msg);
@@ -2132,33 +2147,47 @@ static void ctl_durable(fuse_req_t req, struct fs *fs, struct fs_inode *i, size_
 }
 
 /*
- * A global barrier: everything accepted before the call is written and synced, and so is the
- * backing filesystem (syncfs), which makes names, directories and metadata durable too.
- * Blocks this worker thread for at most about one batch: libfuse starts another worker if
- * requests arrive meanwhile, and does not cancel a worker inside a handler, so the pipeline
- * outlives the wait. Returns 0, or -EIO if any file has a sticky error (or syncfs failed).
+ * A global barrier: closes the open epoch, then makes everything accepted before the call
+ * durable: pipeline_sync_all(), then syncfs on the backing filesystem, which makes names,
+ * directories and metadata durable too. On success the closed epoch is published durable.
+ * Blocks this worker thread while the queued data is written: libfuse starts another worker
+ * if requests arrive meanwhile and does not cancel a worker inside a handler, so the pipeline
+ * outlives the wait. Returns 0, or -EIO if any file has a sticky error (or syncfs failed);
+ * after a failure no later epoch is ever published durable.
  */
 static int ctl_sync(struct fs *fs)
 {
-	struct pipeline_stats ps;
-	int rc = pipeline_sync_all(fs->pipe);
+	uint64_t e, d;
+	int rc;
 
+	e = atomic_fetch_add(&fs->ctl_open_epoch, 1);	/* seq_cst: see ctl_open_epoch() */
+	rc = pipeline_sync_all(fs->pipe);
 	if (syncfs(store_dirfd(fs->store)) < 0) {
-		int e = meta_error(fs, "syncfs", "/", errno);
+		int err = meta_error(fs, "syncfs", "/", errno);
 
 		if (rc == 0)
-			rc = -e;
+			rc = -err;
 	}
-	pipeline_get_stats(fs->pipe, &ps);
-	fs_log(LOG_DEBUG, "control: sync done, durable epoch %llu%s",
-	       (unsigned long long)ps.batches, rc ? ", with failed files" : "");
+	if (rc == 0) {
+		/*
+		 * Barriers may finish out of order; a later one covers every earlier epoch, so
+		 * the durable epoch only moves up. Release: a reader that sees e durable sees
+		 * the state the barrier left.
+		 */
+		d = atomic_load_explicit(&fs->ctl_durable_epoch, memory_order_relaxed);
+		while (d < e && !atomic_compare_exchange_weak_explicit(&fs->ctl_durable_epoch, &d,
+								       e, memory_order_release,
+								       memory_order_relaxed))
+			;
+	}
+	fs_log(LOG_DEBUG, "control: sync of epoch %llu %s", (unsigned long long)e,
+	       rc ? "failed: some data is not durable" : "done");
 	return rc;
 }
 
 /* FS_CTL_WAIT: @value is a decimal epoch, not NUL-terminated. */
 static int ctl_wait(struct fs *fs, const char *value, size_t size)
 {
-	struct pipeline_stats ps;
 	char num[24];
 	char *end;
 	unsigned long long e;
@@ -2173,14 +2202,12 @@ static int ctl_wait(struct fs *fs, const char *value, size_t size)
 	e = strtoull(num, &end, 10);
 	if (errno || end == num || *end || num[0] == '-')
 		return -EINVAL;
-	pipeline_get_stats(fs->pipe, &ps);
-	fs_log(LOG_DEBUG, "control: wait for epoch %llu (durable %llu)", e,
-	       (unsigned long long)ps.batches);
-	if (e <= ps.batches)
-		return ps.failed_files ? -EIO : 0;
-	if (e > ps.batches_started + 1)
+	fs_log(LOG_DEBUG, "control: wait for epoch %llu", e);
+	if (e <= ctl_durable_epoch(fs))
+		return 0;
+	if (e > ctl_open_epoch(fs))
 		return -ERANGE;		/* not open yet: nobody can have been promised it */
-	/* The barrier waits for batch batches_started + 1 at least, so for e. */
+	/* The barrier closes the open epoch, which is e or later. */
 	return ctl_sync(fs);
 }
 
@@ -2267,21 +2294,17 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 		ctl_reply_value(req, val, len, size);
 		free(val);
 		return;
-	case CTL_SYNC: {
-		struct pipeline_stats ps;
-
+	case CTL_SYNC:
 		rc = ctl_sync(fs);
 		if (rc < 0) {
 			fuse_reply_err(req, -rc);
 			return;
 		}
-		pipeline_get_stats(fs->pipe, &ps);
 		/* Fixed width: a size query and the read that follows agree on the length. */
 		len = (size_t)snprintf(num, sizeof(num), "durable_epoch: %20llu\n",
-				       (unsigned long long)ps.batches);
+				       (unsigned long long)ctl_durable_epoch(fs));
 		ctl_reply_value(req, num, len, size);
 		return;
-	}
 	case CTL_DURABLE:
 		ctl_durable(req, fs, ino_get(fs, ino), size);
 		return;

@@ -43,7 +43,7 @@ LOG=${FT_LOG[$M]}
 ft_check "status has every documented key, from the root and from a subdirectory"
 mkdir "$M/sub"
 st=$("$CTL" status "$M/sub") || ft_fail "frozenfs-ctl status $M/sub exited $?"
-for k in version backing mountpoint chunk_size flush_interval_ms durable_epoch open_epoch \
+for k in version backing mountpoint chunk_size flush_interval_ms durable_epoch open_epoch flushes \
 	queued_chunks queued_bytes pool_in_use pool_high_water pool_buffers writers_blocked \
 	flush_p50_us flush_p99_us bytes_written chunks_written syncs fsyncs_served failed_files \
 	metadata_error read_only; do
@@ -51,7 +51,8 @@ for k in version backing mountpoint chunk_size flush_interval_ms durable_epoch o
 done
 ft_assert_eq "$(key read_only)" "no" "read_only of a writable mount"
 ft_assert_eq "$(key failed_files)" "0" "no failed files"
-gv=$(xattr user.frozenfs.status "$M" 2>"$T/err") || ft_fail "getfattr of the status: $(cat "$T/err")"
+gv=$(xattr user.frozenfs.status "$M" 2>"$T/err") ||
+	ft_fail "getfattr of the status: $(cat "$T/err")"
 printf '%s\n' "$gv" | grep -q '^durable_epoch: ' || ft_fail "getfattr status text: $gv"
 ft_ok "status through frozenfs-ctl and through getfattr"
 
@@ -148,7 +149,8 @@ done
 ft_ok "no control attribute was copied out"
 
 ft_check "debug log_level logs the control requests"
-grep -q 'control: sync done' "$LOG" || ft_fail "no 'control: sync done' line in the debug log"
+grep -q 'control: sync of epoch [0-9]* done' "$LOG" ||
+	ft_fail "no 'control: sync ... done' line in the debug log"
 ft_ok "the sync is in the log"
 umount_fs "$M"
 
