@@ -41,6 +41,7 @@ static int log_fuse_debug;		/* -d: libfuse's request log is never filtered */
 
 void fs_log(int prio, const char *fmt, ...)
 {
+	char line[ERR_PATH_MAX + 512];
 	va_list ap;
 
 	/* LOG_ERR is the lowest level one can ask for: errors are always logged. */
@@ -50,9 +51,9 @@ void fs_log(int prio, const char *fmt, ...)
 	if (log_to_syslog) {
 		vsyslog(prio, fmt, ap);
 	} else {
-		fputs("frozenfs: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		/* One stdio call per line: lines of different threads never interleave. */
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "frozenfs: %s\n", line);
 	}
 	va_end(ap);
 }
