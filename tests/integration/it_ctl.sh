@@ -9,7 +9,9 @@
 #   - user.frozenfs.durable of a file flips from "no" to "yes".
 #   - the control names are not listed, cannot be set on files, and cp -a, rsync -X and
 #     tar --xattrs copy ordinary user.* attributes in and out of the mount and nothing else.
-#   - sync on an -o ro mount (setxattr is refused there by the kernel) still succeeds.
+#   - a user who may not write the mount root (nobody, with default_permissions) can still
+#     read the status and sync (frozenfs-ctl falls back to reading user.frozenfs.sync), and
+#     so can anyone on an -o ro mount, where the kernel refuses every setxattr.
 #   - log_level: debug logs control requests, info logs the mount but not them, error logs
 #     neither; a bad level is refused.
 #
@@ -184,6 +186,25 @@ fi
 grep -q "^frozenfs: invalid log_level 'loud'" "$T/err" || ft_fail "refusal: $(cat "$T/err")"
 mountpoint -q -- "$M" && ft_fail "mounted despite a bad log_level"
 ft_ok "refused: $(head -1 "$T/err")"
+
+ft_check "an unprivileged user (nobody) reads the status and syncs through the mount"
+command -v setpriv >/dev/null || ft_fail "setpriv is missing (util-linux)"
+chmod 755 "$T"
+mount_fs "$B" "$M" flush_interval_ms=600000,allow_other,default_permissions
+asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+head -c 100000 /dev/urandom >"$M/byroot" && chmod 644 "$M/byroot" || ft_fail "write as root"
+[ "$(key queued_bytes)" -gt 0 ] || ft_fail "nothing queued"
+asnobody "$CTL" status "$M" >"$T/st" || ft_fail "frozenfs-ctl status as nobody exited $?"
+grep -q '^open_epoch: ' "$T/st" || ft_fail "status as nobody: $(cat "$T/st")"
+if asnobody setfattr -n user.frozenfs.sync -- "$M" 2>/dev/null; then
+	ft_fail "nobody could set an attribute of a root-owned 0755 directory"
+fi
+asnobody "$CTL" durable "$M/byroot" >/dev/null && rc=0 || rc=$?
+ft_assert_eq "$rc" 2 "frozenfs-ctl durable as nobody before the sync"
+asnobody "$CTL" sync "$M" || ft_fail "frozenfs-ctl sync as nobody exited $?"
+ft_assert_eq "$(key queued_bytes)" 0 "queued_bytes after a sync by nobody"
+asnobody "$CTL" durable "$M/byroot" >/dev/null || ft_fail "durable as nobody after the sync"
+umount_fs "$M"
 
 ft_check "sync and status on a read-only mount"
 mount_fs "$B" "$M" ro
