@@ -190,8 +190,8 @@ int main(int argc, char **argv)
 		if (access(ft_path(&m, name), F_OK) < 0)
 			ft_fail("%s is missing after the power loss: %s", name, strerror(errno));
 		got = ft_read_file(ft_path(&m, name), &len);
-		FT_ASSERT(len == file_len(k), "%s has %zu bytes after the power loss, expected %zu",
-			  name, len, file_len(k));
+		FT_ASSERT(len == file_len(k), "%s has %zu bytes after the power loss, "
+			  "expected %zu", name, len, file_len(k));
 		d = ft_memdiff(got, data[k], len);
 		FT_ASSERT(d < 0, "%s differs at byte %lld after the power loss", name, d);
 		free(got);

@@ -96,7 +96,8 @@ out=$(mount -T "$T/fstab" "$M" 2>&1) || fail "mount -T $T/fstab $M exited $?: $o
 [ "$(findmnt -no SOURCE -- "$M")" = "$B" ] || fail "source: $(findmnt -no SOURCE -- "$M")"
 echo "ok: mounted through mount(8) as fuse.frozenfs"
 cp "$T/data" "$M/file" || fail "cp"
-"$CTLI" status "$M" | grep -q '^flush_interval_ms: 600000$' || fail "the fstab option did not arrive"
+"$CTLI" status "$M" | grep -q '^flush_interval_ms: 600000$' ||
+	fail "the fstab option did not arrive"
 "$CTLI" sync "$M" || fail "installed frozenfs-ctl sync exited $?"
 cmp -s "$T/data" "$B/file" || fail "backing file incomplete after frozenfs-ctl sync"
 echo "ok: fstab options reach the daemon; installed frozenfs-ctl syncs"
