@@ -13,7 +13,7 @@ ROOT=$(pwd)
 
 # Everything the build, the tests and the benchmarks use, from Debian's archive.
 PKGS=(gcc pkg-config meson ninja-build libfuse3-dev fuse3 libcmocka-dev
-      sqlite3 rsync tar attr git e2fsprogs util-linux procps coreutils strace python3)
+      sqlite3 rsync tar attr git e2fsprogs util-linux procps coreutils strace python3 man-db)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 

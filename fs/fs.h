@@ -42,6 +42,7 @@ struct fs_opts {
 	unsigned sync_threads;		/* 0: pipeline default */
 	int sync_threads_set;
 	int errors;			/* FS_ERRORS_* */
+	int log_level;			/* LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG */
 	int ro;				/* -o ro: refuse mutations (the kernel does too) */
 	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
 	int allow_other;
@@ -76,6 +77,15 @@ struct fs {
 	atomic_int readonly;
 	atomic_int meta_failed;		/* a metadata operation failed with EIO/EROFS */
 
+	/*
+	 * Control epochs (fs_ctl.h), kept here rather than in the pipeline so that they mean
+	 * the same whatever the pipeline's batching: a global sync (frozenfs-ctl sync or wait)
+	 * closes the open epoch (seq_cst fetch_add) and, once everything accepted before it is
+	 * durable, raises the durable epoch to it (release; readers acquire). Start at 1 and 0.
+	 */
+	_Atomic uint64_t ctl_open_epoch;
+	_Atomic uint64_t ctl_durable_epoch;
+
 	/* Inode table: see fs_ops.c. */
 	pthread_mutex_t lock;		/* protects the table, counts and the idle list */
 	struct fs_inode **buckets;	/* protected by lock */
@@ -102,7 +112,10 @@ int fs_inodes_init(struct fs *fs);
  */
 int fs_inodes_fini(struct fs *fs);
 
-/* Logging: stderr ("frozenfs: ...") in the foreground, syslog once daemonized. */
+/*
+ * Logging: one line per event, stderr ("frozenfs: ...") in the foreground, syslog once
+ * daemonized. Lines above -o log_level (a syslog priority) are dropped; LOG_ERR never is.
+ */
 void fs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

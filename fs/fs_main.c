@@ -35,19 +35,26 @@
 #define FS_POOL_MB_DEFAULT	64
 #define FS_FLUSH_MS_DEFAULT	1000
 
-static int log_to_syslog;	/* main thread sets it before any other thread exists */
+/* Both set by the main thread before any other thread exists, then only read. */
+static int log_to_syslog;
+static int log_level = LOG_INFO;	/* -o log_level: LOG_ERR .. LOG_DEBUG */
+static int log_fuse_debug;		/* -d: libfuse's request log is never filtered */
 
 void fs_log(int prio, const char *fmt, ...)
 {
+	char line[ERR_PATH_MAX + 512];
 	va_list ap;
 
+	/* LOG_ERR is the lowest level one can ask for: errors are always logged. */
+	if (prio > log_level)
+		return;
 	va_start(ap, fmt);
 	if (log_to_syslog) {
 		vsyslog(prio, fmt, ap);
 	} else {
-		fputs("frozenfs: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		/* One stdio call per line: lines of different threads never interleave. */
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "frozenfs: %s\n", line);
 	}
 	va_end(ap);
 }
@@ -60,6 +67,8 @@ static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap
 	char line[1024];
 	size_t n;
 
+	if ((int)level > log_level && !log_fuse_debug)
+		return;
 	if (log_to_syslog) {
 		vsyslog((int)level, fmt, ap);
 		return;
@@ -85,6 +94,7 @@ struct raw_opts {
 	char *pool_mb;
 	char *sync_threads;
 	char *errors;
+	char *log_level;
 	char *test_flush_delay_us;
 	char *test_submit_delay_us;
 	int direct_io;
@@ -115,6 +125,7 @@ static const struct fuse_opt opt_spec[] = {
 	RAW("pool_mb=%s", pool_mb, 0),
 	RAW("sync_threads=%s", sync_threads, 0),
 	RAW("errors=%s", errors, 0),
+	RAW("log_level=%s", log_level, 0),
 	RAW("direct_io", direct_io, 1),
 	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
 	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
@@ -203,6 +214,8 @@ static void usage(FILE *out)
 "    -o sync_threads=N        threads writing and syncing files of a batch in parallel\n"
 "    -o errors=MODE           after a metadata I/O error: remount-ro (default) makes every\n"
 "                             later change fail with EROFS; continue keeps going\n"
+"    -o log_level=LEVEL       what to log: error, warn, info (default) or debug; one line\n"
+"                             per event, to stderr with -f, else to syslog\n"
 "    -o ro                    mount read-only\n"
 "    -o direct_io             bypass the kernel page cache for file data\n"
 "    -o allow_other           let other users access the mount (with default_permissions)\n"
@@ -260,6 +273,7 @@ static int validate(struct raw_opts *r, struct fs_opts *o)
 	o->flush_interval_ms = FS_FLUSH_MS_DEFAULT;
 	o->pool_mb = FS_POOL_MB_DEFAULT;
 	o->errors = FS_ERRORS_REMOUNT_RO;
+	o->log_level = r->debug ? LOG_DEBUG : LOG_INFO;
 	if (r->chunk_size) {
 		if (parse_num(r->chunk_size, 1, CHUNK_SIZE_MAX, &v) < 0 ||
 		    !chunk_size_valid((size_t)v))
@@ -294,6 +308,21 @@ static int validate(struct raw_opts *r, struct fs_opts *o)
 		else
 			return bad_opt("errors", r->errors, "must be continue or remount-ro");
 	}
+	if (r->log_level) {
+		static const struct { const char *name; int prio; } levels[] = {
+			{ "error", LOG_ERR }, { "warn", LOG_WARNING }, { "info", LOG_INFO },
+			{ "debug", LOG_DEBUG },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(levels) / sizeof(levels[0]); k++)
+			if (strcmp(r->log_level, levels[k].name) == 0)
+				break;
+		if (k == sizeof(levels) / sizeof(levels[0]))
+			return bad_opt("log_level", r->log_level,
+				       "must be error, warn, info or debug");
+		o->log_level = levels[k].prio;
+	}
 	if (r->test_flush_delay_us) {
 		if (parse_num(r->test_flush_delay_us, 0, 60000000, &v) < 0)
 			return bad_opt("test_flush_delay_us", r->test_flush_delay_us,
@@ -323,6 +352,7 @@ static void raw_free(struct raw_opts *r)
 	free(r->pool_mb);
 	free(r->sync_threads);
 	free(r->errors);
+	free(r->log_level);
 	free(r->test_flush_delay_us);
 	free(r->test_submit_delay_us);
 	free(r->args[0]);
@@ -469,6 +499,8 @@ int main(int argc, char *argv[])
 	}
 	if (validate(&raw, &fs.opts) < 0)
 		goto out;
+	log_level = fs.opts.log_level;
+	log_fuse_debug = fs.opts.debug;
 	backing = check_dir("backing directory", raw.args[0]);
 	if (!backing)
 		goto out;
@@ -511,14 +543,16 @@ int main(int argc, char *argv[])
 	fs.timeout = 1.0;
 	atomic_init(&fs.readonly, fs.opts.ro);
 	atomic_init(&fs.meta_failed, 0);
+	atomic_init(&fs.ctl_open_epoch, 1);
+	atomic_init(&fs.ctl_durable_epoch, 0);
 	rc = fs_inodes_init(&fs);
 	if (rc < 0) {
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, strerror(-rc));
 		goto out;
 	}
 	if (fs.opts.allow_other && !fs.opts.default_permissions && fs.as_root)
-		fprintf(stderr, "frozenfs: warning: allow_other without default_permissions lets "
-			"every user act as root on %s\n", mnt);
+		fs_log(LOG_WARNING, "warning: allow_other without default_permissions lets "
+		       "every user act as root on %s", mnt);
 
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
@@ -529,9 +563,6 @@ int main(int argc, char *argv[])
 	/* Read-ahead of 1 MiB, the largest READ (max_pages): a round trip per MiB. */
 	if (fs_chan_install(se, mnt, 1024) != 0)
 		goto out;
-	if (fs.opts.debug)
-		fs_log(LOG_INFO, "%s store %s (chunk size %zu) mounted on %s",
-		       created ? "new" : "existing", backing, fs.chunk_size, mnt);
 
 	if (fuse_daemonize(fs.opts.foreground) != 0)
 		goto out;
@@ -539,6 +570,10 @@ int main(int argc, char *argv[])
 		openlog("frozenfs", LOG_PID, LOG_DAEMON);
 		log_to_syslog = 1;
 	}
+	/* After daemonizing: mount(8) and the helper stay silent on success. */
+	fs_log(LOG_INFO, "%s store %s (chunk size %zu) mounted on %s%s",
+	       created ? "new" : "existing", backing, fs.chunk_size, mnt,
+	       fs.opts.ro ? " read-only" : "");
 	/* After the fork: /proc/self must name the daemon, and threads do not survive it. */
 	fs.proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs.proc_fd < 0) {
@@ -576,8 +611,8 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(se);
 	mounted = 0;
 	ret = stop_pipeline(&fs) == 0 && rc == 0 ? 0 : 1;
-	if (ret == 0 && fs.opts.debug)
-		fs_log(LOG_INFO, "unmounted; all data durable");
+	if (ret == 0)
+		fs_log(LOG_INFO, "%s unmounted; all data durable", mnt);
 out:
 	if (fs.pipe) {
 		/* Failed after the pipeline started: still drain what was accepted. */

@@ -60,6 +60,7 @@
 
 #include "fs.h"
 #include "fs_chan.h"
+#include "fs_ctl.h"
 
 #define FS_NAME_LEN		64	/* last name of an inode, for messages (truncated) */
 #define FS_DIRTY_PARENTS	4	/* parents remembered per inode; beyond: syncfs */
@@ -178,7 +179,8 @@ static int meta_error(struct fs *fs, const char *op, const char *name, int err)
 		fs_log(LOG_ERR, "metadata failure: %s %s: %s", op, name, strerror(err));
 	if (fs->opts.errors == FS_ERRORS_REMOUNT_RO &&
 	    !atomic_exchange_explicit(&fs->readonly, 1, memory_order_relaxed))
-		fs_log(LOG_ERR, "errors=remount-ro: the mount is read-only from now on");
+		fs_log(LOG_ERR, "%s: %s failed (%s); errors=remount-ro: the mount is read-only "
+		       "from now on", name, op, strerror(err));
 	return err;
 }
 
@@ -1999,6 +2001,267 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* ---- control attributes (fs_ctl.h) ------------------------------------------------------- */
+
+enum { CTL_NONE, CTL_STATUS, CTL_SYNC, CTL_WAIT, CTL_DURABLE };
+
+/*
+ * Seq_cst, as the fetch_add in ctl_sync(): a reader that still sees epoch E open is ordered
+ * before the barrier that closes E, so that barrier finds what the reader's file held.
+ */
+static uint64_t ctl_open_epoch(struct fs *fs)
+{
+	return atomic_load(&fs->ctl_open_epoch);
+}
+
+static uint64_t ctl_durable_epoch(struct fs *fs)
+{
+	return atomic_load_explicit(&fs->ctl_durable_epoch, memory_order_acquire);
+}
+
+/* Which control attribute @name is on @ino; CTL_NONE: an ordinary one, for the backing file. */
+static int ctl_attr(struct fs *fs, fuse_ino_t ino, const char *name)
+{
+	if (strncmp(name, FS_CTL_PREFIX, sizeof(FS_CTL_PREFIX) - 1) != 0)
+		return CTL_NONE;
+	if (ino == FUSE_ROOT_ID) {
+		if (strcmp(name, FS_CTL_STATUS) == 0)
+			return CTL_STATUS;
+		if (strcmp(name, FS_CTL_SYNC) == 0)
+			return CTL_SYNC;
+		if (strcmp(name, FS_CTL_WAIT) == 0)
+			return CTL_WAIT;
+		return CTL_NONE;
+	}
+	if (S_ISREG(ino_get(fs, ino)->type) && strcmp(name, FS_CTL_DURABLE) == 0)
+		return CTL_DURABLE;
+	return CTL_NONE;
+}
+
+/* Answers a getxattr with the @len bytes of @val: the length alone when @size is 0. */
+static void ctl_reply_value(fuse_req_t req, const char *val, size_t len, size_t size)
+{
+	if (!size)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+/*
+ * Pins (nref) up to @max inodes whose pipeline file has a sticky error; *total gets how many
+ * there are. The caller reads their names unlocked (i->lock comes before fs->lock) and drops
+ * the pins with inode_drop().
+ */
+static size_t ctl_failed_inodes(struct fs *fs, struct fs_inode **out, size_t max,
+				size_t *total)
+{
+	size_t k, n = 0;
+
+	*total = 0;
+	pthread_mutex_lock(&fs->lock);
+	for (k = 0; k < fs->nbuckets; k++) {
+		struct fs_inode *i;
+
+		for (i = fs->buckets[k]; i; i = i->hnext) {
+			struct pipeline_file *pf = inode_pf(i);
+
+			if (!pf || !pipeline_file_error(pf, NULL))
+				continue;
+			(*total)++;
+			if (n < max) {
+				i->nref++;
+				out[n++] = i;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* A file name as one line of text: control characters become '?'. */
+static void ctl_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* The sticky error of @pf as text: the failed operation and path when known. */
+static void ctl_error_text(struct pipeline_file *pf, char *buf, size_t len)
+{
+	struct err_detail d;
+	int e = pipeline_file_error(pf, &d);
+
+	if (d.code)
+		err_format(&d, buf, len);
+	else
+		snprintf(buf, len, "%s", strerror(e ? -e : EIO));
+	ctl_clean(buf);
+}
+
+/* The FS_CTL_STATUS text (malloc'd, not NUL-terminated in *len), or NULL: no memory. */
+static char *ctl_status(struct fs *fs, size_t *len)
+{
+	struct fs_inode *failed[FS_CTL_MAX_ERRORS];
+	struct pipeline_stats ps;
+	char name[FS_NAME_LEN], msg[ERR_PATH_MAX + 128];
+	char *buf = NULL;
+	size_t k, n, total;
+	FILE *m = open_memstream(&buf, len);
+
+	if (!m)
+		return NULL;
+	pipeline_get_stats(fs->pipe, &ps);
+	fprintf(m, "version: %s\n", FROZENFS_VERSION);
+	fprintf(m, "backing: %s\n", fs->opts.backing);
+	fprintf(m, "mountpoint: %s\n", fs->opts.mountpoint);
+	fprintf(m, "chunk_size: %zu\n", fs->chunk_size);
+	fprintf(m, "flush_interval_ms: %u\n", fs->opts.flush_interval_ms);
+	fprintf(m, "durable_epoch: %llu\n", (unsigned long long)ctl_durable_epoch(fs));
+	fprintf(m, "open_epoch: %llu\n", (unsigned long long)ctl_open_epoch(fs));
+	fprintf(m, "flushes: %llu\n", (unsigned long long)ps.batches);
+	fprintf(m, "queued_chunks: %llu\n", (unsigned long long)ps.queued_chunks);
+	fprintf(m, "queued_bytes: %llu\n", (unsigned long long)ps.queued_bytes);
+	fprintf(m, "pool_in_use: %zu\n", ps.pool_in_use);
+	fprintf(m, "pool_high_water: %zu\n", ps.pool_high_water);
+	fprintf(m, "pool_buffers: %zu\n", ps.pool_nbufs);
+	fprintf(m, "writers_blocked: %zu\n", ps.pool_waiters);
+	fprintf(m, "flush_p50_us: %llu\n", (unsigned long long)ps.flush_p50_us);
+	fprintf(m, "flush_p99_us: %llu\n", (unsigned long long)ps.flush_p99_us);
+	fprintf(m, "bytes_written: %llu\n", (unsigned long long)ps.bytes_written);
+	fprintf(m, "chunks_written: %llu\n", (unsigned long long)ps.chunks_written);
+	fprintf(m, "syncs: %llu\n", (unsigned long long)ps.syncs);
+	fprintf(m, "fsyncs_served: %llu\n", (unsigned long long)ps.waits);
+	fprintf(m, "failed_files: %llu\n", (unsigned long long)ps.failed_files);
+	fprintf(m, "metadata_error: %s\n",
+		atomic_load_explicit(&fs->meta_failed, memory_order_relaxed) ? "yes" : "no");
+	if (fs->opts.ro)
+		fprintf(m, "read_only: yes (-o ro)\n");
+	else if (atomic_load_explicit(&fs->readonly, memory_order_relaxed))
+		fprintf(m, "read_only: yes (errors=remount-ro after a metadata error)\n");
+	else
+		fprintf(m, "read_only: no\n");
+	n = ctl_failed_inodes(fs, failed, FS_CTL_MAX_ERRORS, &total);
+	for (k = 0; k < n; k++) {
+		/* A failure nobody has asked about yet is logged now, once, with its name. */
+		log_sticky(failed[k], inode_pf(failed[k]));
+		inode_name(failed[k], name, sizeof(name));
+		ctl_clean(name);
+		ctl_error_text(inode_pf(failed[k]), msg, sizeof(msg));
+		fprintf(m, "error: %s: %s\n", name, msg);
+		inode_drop(fs, failed[k], 0, 0, 1);
+	}
+	if (total > n)
+		fprintf(m, "error: (%zu more files)\n", total - n);
+	if (fclose(m) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * FS_CTL_DURABLE of regular file @i. The file is read before the open epoch: the barrier that
+ * closes the epoch read afterwards starts later, so it covers everything the file had then.
+ */
+static void ctl_durable(fuse_req_t req, struct fs *fs, struct fs_inode *i, size_t size)
+{
+	struct pipeline_file *pf = inode_pf(i);
+	struct pipeline_file_stat st;
+	char val[ERR_PATH_MAX + 384], msg[ERR_PATH_MAX + 128];
+	const char *state;
+	uint64_t epoch;
+	int n;
+
+	memset(&st, 0, sizeof(st));
+	if (pf)		/* none: never written through this mount, or freed once durable */
+		pipeline_file_stat(pf, &st);
+	epoch = ctl_open_epoch(fs);
+	if (st.error)
+		state = "failed";
+	else if (st.queued_chunks || st.durable_ticket < st.ticket)
+		state = "no";
+	else
+		state = "yes";
+	n = snprintf(val, sizeof(val),
+		     "%s ticket=%llu durable_ticket=%llu queued_chunks=%llu epoch=%llu", state,
+		     (unsigned long long)st.ticket, (unsigned long long)st.durable_ticket,
+		     (unsigned long long)st.queued_chunks,
+		     (unsigned long long)epoch);
+	if (st.error) {
+		ctl_error_text(pf, msg, sizeof(msg));
+		n += snprintf(val + n, sizeof(val) - (size_t)n, " error=%s", msg);
+	}
+	ctl_reply_value(req, val, (size_t)n < sizeof(val) ? (size_t)n : sizeof(val) - 1, size);
+}
+
+/*
+ * A global barrier: closes the open epoch, then makes everything accepted before the call
+ * durable: pipeline_sync_all(), then syncfs on the backing filesystem, which makes names,
+ * directories and metadata durable too. On success the closed epoch is published durable.
+ * Blocks this worker thread while the queued data is written: libfuse starts another worker
+ * if requests arrive meanwhile and does not cancel a worker inside a handler, so the pipeline
+ * outlives the wait. Returns 0, or -EIO if any file has a sticky error (or syncfs failed);
+ * after a failure no later epoch is ever published durable.
+ */
+static int ctl_sync(struct fs *fs)
+{
+	uint64_t e, d;
+	int rc;
+
+	e = atomic_fetch_add(&fs->ctl_open_epoch, 1);	/* seq_cst: see ctl_open_epoch() */
+	rc = pipeline_sync_all(fs->pipe);
+	if (syncfs(store_dirfd(fs->store)) < 0) {
+		int err = meta_error(fs, "syncfs", "/", errno);
+
+		if (rc == 0)
+			rc = -err;
+	}
+	if (rc == 0) {
+		/*
+		 * Barriers may finish out of order; a later one covers every earlier epoch, so
+		 * the durable epoch only moves up. Release: a reader that sees e durable sees
+		 * the state the barrier left.
+		 */
+		d = atomic_load_explicit(&fs->ctl_durable_epoch, memory_order_relaxed);
+		while (d < e && !atomic_compare_exchange_weak_explicit(&fs->ctl_durable_epoch, &d,
+								       e, memory_order_release,
+								       memory_order_relaxed))
+			;
+	}
+	fs_log(LOG_DEBUG, "control: sync of epoch %llu %s", (unsigned long long)e,
+	       rc ? "failed: some data is not durable" : "done");
+	return rc;
+}
+
+/* FS_CTL_WAIT: @value is a decimal epoch, not NUL-terminated. */
+static int ctl_wait(struct fs *fs, const char *value, size_t size)
+{
+	char num[24];
+	char *end;
+	unsigned long long e;
+
+	if (size == 0 || size >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, value, size);
+	num[size] = '\0';
+	if (num[size - 1] == '\n')
+		num[size - 1] = '\0';
+	errno = 0;
+	e = strtoull(num, &end, 10);
+	if (errno || end == num || *end || num[0] == '-')
+		return -EINVAL;
+	fs_log(LOG_DEBUG, "control: wait for epoch %llu", e);
+	if (e <= ctl_durable_epoch(fs))
+		return 0;
+	if (e > ctl_open_epoch(fs))
+		return -ERANGE;		/* not open yet: nobody can have been promised it */
+	/* The barrier closes the open epoch, which is e or later. */
+	return ctl_sync(fs);
+}
+
 static int xattr_path(struct fs_inode *i, char *buf, size_t len)
 {
 	/* An O_PATH fd has no f*xattr; its /proc magic link names the inode itself. */
@@ -2014,8 +2277,22 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, con
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = ino_get(fs, ino);
 	char path[64];
-	int rc = fs_check_writable(fs);
+	int rc;
 
+	/* Before the read-only check: a sync is still wanted after errors=remount-ro. */
+	switch (ctl_attr(fs, ino, name)) {
+	case CTL_SYNC:
+		fuse_reply_err(req, -ctl_sync(fs));
+		return;
+	case CTL_WAIT:
+		fuse_reply_err(req, -ctl_wait(fs, value, size));
+		return;
+	case CTL_STATUS:
+	case CTL_DURABLE:
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = fs_check_writable(fs);
 	if (rc == 0)
 		rc = xattr_path(i, path, sizeof(path));
 	if (rc == 0 && setxattr(path, name, value, size, flags) < 0)
@@ -2054,9 +2331,36 @@ static void reply_xattr_query(fuse_req_t req, const char *path, const char *name
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	char path[64];
-	int rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
+	char path[64], *val, num[48];
+	size_t len;
+	int rc;
 
+	switch (ctl_attr(fs, ino, name)) {
+	case CTL_STATUS:
+		val = ctl_status(fs, &len);
+		if (!val) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		ctl_reply_value(req, val, len, size);
+		free(val);
+		return;
+	case CTL_SYNC:
+		rc = ctl_sync(fs);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		/* Fixed width: a size query and the read that follows agree on the length. */
+		len = (size_t)snprintf(num, sizeof(num), "durable_epoch: %20llu\n",
+				       (unsigned long long)ctl_durable_epoch(fs));
+		ctl_reply_value(req, num, len, size);
+		return;
+	case CTL_DURABLE:
+		ctl_durable(req, fs, ino_get(fs, ino), size);
+		return;
+	}
+	rc = xattr_path(ino_get(fs, ino), path, sizeof(path));
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -2087,6 +2391,8 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	char path[64];
 	int rc = fs_check_writable(fs);
 
+	if (ctl_attr(fs, ino, name) != CTL_NONE)
+		rc = -EPERM;
 	if (rc == 0)
 		rc = xattr_path(i, path, sizeof(path));
 	if (rc == 0 && removexattr(path, name) < 0)
