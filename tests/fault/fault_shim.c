@@ -21,7 +21,8 @@
  *          Any of the libc names in brackets is accepted as well ("renameat2", "openat64").
  *   FILTER @dir or @reg: only calls on a directory / regular file (for fd calls the fd's
  *          type; for path calls fstatat() of the name before the call, and mkdirat counts as
- *          a directory). Anything else is a substring the call's path must contain: the
+ *          a directory). @creat: only opens with O_CREAT (not the O_PATH lookups that
+ *          precede a create). Anything else is a substring the call's path must contain: the
  *          /proc/self/fd link of the fd, or dirfd's link + "/" + name for *at calls (either
  *          name for rename and link). Several filters must all hold: fsync@dir@/d18.
  *   WHICH  N (the N-th matching call, 1-based), N+ (the N-th and every later one), or *.
@@ -105,6 +106,7 @@ struct rule {
 	/* immutable after the constructor */
 	enum kind kind;
 	int type;			/* TYPE_* filter */
+	bool creat;			/* only opens with O_CREAT */
 	int nsubs;
 	char subs[MAX_SUBS][SUB_LEN];	/* path substrings that must all occur */
 	unsigned long first, last;	/* matching calls first..last (1-based) fault */
@@ -265,6 +267,10 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 			r->type = TYPE_DIR;
 		} else if (q - p == 3 && strncmp(p, "reg", 3) == 0) {
 			r->type = TYPE_REG;
+		} else if (q - p == 5 && strncmp(p, "creat", 5) == 0) {
+			if (r->kind != K_OPEN)
+				bad_rule(text, "@creat applies to open calls only");
+			r->creat = true;
 		} else {
 			if (r->nsubs == MAX_SUBS || q - p >= SUB_LEN)
 				bad_rule(text, "at most 4 path filters of up to 127 characters");
@@ -354,6 +360,7 @@ struct call {
 	int dirfd[2];			/* path calls: up to two (dirfd, name) pairs */
 	const char *name[2];
 	int type_hint;			/* mkdirat: TYPE_DIR; else TYPE_ANY (look it up) */
+	int oflags;			/* open calls: the flags */
 	bool have_path;
 	char path[PATH_BUF];		/* filled lazily: "A" or "A -> B" for two names */
 };
@@ -458,6 +465,8 @@ static int call_type(const struct call *c)
 
 static bool rule_matches(const struct rule *r, struct call *c, int *type)
 {
+	if (r->creat && !(c->oflags & O_CREAT))
+		return false;
 	if (r->type != TYPE_ANY) {
 		if (*type < 0)
 			*type = call_type(c);
@@ -543,11 +552,13 @@ static int fail_call(struct call *c, const struct rule *r, unsigned long n)
 			MAYBE_FAIL(c);						\
 		}								\
 	} while (0)
-#define FAULT_AT(k, s, d0, n0, d1, n1, hint)					\
+#define FAULT_AT(k, s, d0, n0, d1, n1, hint)	FAULT_OPEN(k, s, d0, n0, d1, n1, hint, 0)
+#define FAULT_OPEN(k, s, d0, n0, d1, n1, hint, flags)				\
 	do {									\
 		if (kind_used[k]) {						\
 			AT_CALL(k, s, d0, n0, d1, n1);				\
 			c.type_hint = (hint);					\
+			c.oflags = (flags);					\
 			MAYBE_FAIL(c);						\
 		}								\
 	} while (0)
@@ -821,7 +832,7 @@ int open(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, mode);
-	FAULT_AT(K_OPEN, "open", AT_FDCWD, path, -1, NULL, TYPE_ANY);
+	FAULT_OPEN(K_OPEN, "open", AT_FDCWD, path, -1, NULL, TYPE_ANY, flags);
 	return real_open()(path, flags, mode);
 }
 
@@ -830,7 +841,7 @@ int open64(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, mode);
-	FAULT_AT(K_OPEN, "open64", AT_FDCWD, path, -1, NULL, TYPE_ANY);
+	FAULT_OPEN(K_OPEN, "open64", AT_FDCWD, path, -1, NULL, TYPE_ANY, flags);
 	return real_open64()(path, flags, mode);
 }
 
@@ -839,7 +850,7 @@ int openat(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, mode);
-	FAULT_AT(K_OPEN, "openat", dirfd, path, -1, NULL, TYPE_ANY);
+	FAULT_OPEN(K_OPEN, "openat", dirfd, path, -1, NULL, TYPE_ANY, flags);
 	return real_openat()(dirfd, path, flags, mode);
 }
 
@@ -848,6 +859,6 @@ int openat64(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, mode);
-	FAULT_AT(K_OPEN, "openat64", dirfd, path, -1, NULL, TYPE_ANY);
+	FAULT_OPEN(K_OPEN, "openat64", dirfd, path, -1, NULL, TYPE_ANY, flags);
 	return real_openat64()(dirfd, path, flags, mode);
 }

@@ -38,8 +38,9 @@ static const char RULES[] =
 	"unlinkat@sf_u:1:EIO,"
 	"mkdirat@sf_m:1:EIO,"
 	"openat@sf_o:1:EIO,"
+	"open@creat@sf_k:1:EIO,"
 	"ftruncate@sf_conc:501+:EIO";
-#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 500)
+#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 500)
 
 static int npass;
 
@@ -170,6 +171,9 @@ static int child(const char *dir)
 		     (unsigned)(st.st_mode & 0777));
 	ok("sf_o has mode 0640");
 	close(fd);
+	expect(open("sf_k", O_RDONLY), ENOENT, "open(sf_k) without O_CREAT: not counted");
+	expect(open("sf_k", O_RDWR | O_CREAT, 0600), EIO, "open(sf_k, O_CREAT) (@creat)");
+	expect(open("sf_k", O_RDWR | O_CREAT, 0600), 0, "open(sf_k, O_CREAT) #2");
 
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_create(&th[i], NULL, thr_main, NULL);
@@ -228,7 +232,7 @@ int main(int argc, char **argv)
 {
 	static const char *const bad[] = {
 		"fsync:0:EIO", "fsync:1:half", "bogus:1:EIO", "fsync:1:EWHAT", "fsync:x:EIO",
-		"fsync@:1:EIO", "fsync:1",
+		"fsync@:1:EIO", "fsync:1", "fsync@creat:1:EIO",
 	};
 	const char *shim = getenv("FT_SHIM");
 	char self[4096], dir[] = "/tmp/frozenfs-shim.XXXXXX", log[4200], line[8192];
