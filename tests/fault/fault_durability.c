@@ -136,8 +136,8 @@ static void wait_fault(const struct fault_mount *f, const char *what)
 
 	while (count_faults(f, what, NULL) == 0) {
 		if (ft_now() > until)
-			ft_fail("%s: the fault '%s' did not fire within 10 s (the daemon never made "
-				"that call)", f->name, what);
+			ft_fail("%s: the fault '%s' did not fire within 10 s (the daemon "
+				"never made that call)", f->name, what);
 		usleep(10000);
 	}
 }
@@ -182,7 +182,7 @@ static void fumount(struct fault_mount *f, int failed, const char *const *names,
 	unsigned all;
 
 	st = ft_umount_status(&f->m);
-	all = count_faults(f, NULL, &loaded);	/* after unmount: its final write-out counts */
+	all = count_faults(f, NULL, &loaded);	/* after unmount: its final write-out too */
 	FT_ASSERT(loaded == 1, "%s: the shim's log has %d 'loaded' lines for the daemon (pid "
 		  "%d), expected 1: was it preloaded?", f->name, loaded, (int)f->pid);
 	FT_ASSERT(all == planned, "%s: %u faults injected, %u planned: the daemon made a backing "
@@ -293,7 +293,8 @@ static void test_req1_fsync_family_answered_never_enosys(void)
 	unsigned fsyncs, flushes, fsyncdirs;
 
 	ft_check("req 1: fsync, fdatasync, close and fsync(dirfd) each reach the daemon and are "
-		 "answered (never ENOSYS); with fdatasync EIO injected a second fsync still fails");
+		 "answered (never ENOSYS); with fdatasync EIO injected a second fsync still "
+		 "fails");
 	fmount(&f, "req1", "debug," SLOW, "fdatasync@/V1:1:EIO");
 	FT_SYS(mkdir(P(&f, "d1"), 0755));
 	fd = FT_SYS(open(P(&f, "a1"), O_RDWR | O_CREAT | O_EXCL, 0644));
