@@ -1,6 +1,6 @@
 /*
  * fault_durability: the shipped daemon under injected backing-store faults (DURABILITY.md
- * section 3, technique T5; requirements 1, 11, 13, 14, 16, 17, 18, 20, 43).
+ * section 3, technique T5; requirements 1, 5, 11, 13, 14, 15, 16, 17, 18, 20, 43).
  *
  * Each test function mounts the real daemon with LD_PRELOAD=fault shim (tests/fault/
  * fault_shim.c) and its own FROZENFS_FAULTS rules, on its own store in the temporary
@@ -380,6 +380,50 @@ static void test_req13_sticky_error_any_fd(void)
 	free(gdata);
 }
 
+/*
+ * Requirement 13 for the other steps of a file's write-out: the backing ftruncate of a
+ * queued truncate (T13) and the futimens that persists the mtime before an fsync (M13).
+ * Either failure is the file's sticky error; T13 keeps its logical size.
+ */
+static void test_req13_truncate_and_mtime_failures_sticky(void)
+{
+	struct fault_mount f;
+	static const char *const names[] = { "T13", "M13", NULL };
+	uint8_t *data = random_buf(100000, 131), back[16];
+	struct stat st;
+	int tfd, mfd, fd;
+
+	ft_check("req 13: EIO in the backing ftruncate of a queued truncate, and in the "
+		 "futimens before an fsync, are sticky like a failed fdatasync");
+	fmount(&f, "req13trunc", SLOW, "ftruncate@/T13:1:EIO,futimens@/M13:1:EIO");
+	tfd = FT_SYS(open(P(&f, "T13"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	write_pieces(tfd, data, 100000);
+	EXPECT_OK(fdatasync(tfd), "fdatasync(T13) of 100000 bytes");
+	EXPECT_OK(ftruncate(tfd, 10), "ftruncate(T13, 10): queued in the file's stream");
+	EXPECT_ERR(fdatasync(tfd), EIO, "fdatasync(T13), its backing ftruncate fails");
+	expect_faults(&f, "kind=ftruncate", 1);
+	EXPECT_ERR(fsync(tfd), EIO, "fsync(T13) again");
+	FT_SYS(fstat(tfd, &st));
+	FT_ASSERT(st.st_size == 10, "T13 has size %lld after the failed truncate, expected the "
+		  "acknowledged 10", (long long)st.st_size);
+	FT_ASSERT(pread(tfd, back, sizeof(back), 0) == 10 && memcmp(back, data, 10) == 0,
+		  "T13 does not read back its first 10 bytes");
+	ft_ok("T13 keeps its logical size 10 and content");
+	EXPECT_ERR(ftruncate(tfd, 5), EIO, "a further ftruncate(T13) (fail-stop)");
+	EXPECT_ERR(close(tfd), EIO, "close(T13)");
+
+	mfd = FT_SYS(open(P(&f, "M13"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	write_pieces(mfd, data, 50000);
+	EXPECT_ERR(fsync(mfd), EIO, "fsync(M13), the futimens of its write-out fails");
+	expect_faults(&f, "kind=futimens", 1);
+	fd = FT_SYS(open(P(&f, "M13"), O_RDONLY));
+	EXPECT_ERR(fdatasync(fd), EIO, "fdatasync(M13) through a new descriptor");
+	EXPECT_ERR(close(fd), EIO, "close(M13), new descriptor");
+	EXPECT_ERR(close(mfd), EIO, "close(M13)");
+	fumount(&f, 1, names, 2);
+	free(data);
+}
+
 /* ---- requirement 14 ---------------------------------------------------------------------- */
 
 struct req14 {
@@ -482,6 +526,48 @@ static void test_req14_later_epoch_never_acks_failed_one(void)
 	fumount(&f, 1, names, 1);
 	free(back);
 	free(data);
+}
+
+/* ---- requirement 15: O_SYNC and O_DSYNC writes ----------------------------------------- */
+
+/*
+ * Requirement 15 (and 5): an O_DSYNC or O_SYNC write returns only once durable, so a failed
+ * write-out is that write(2)'s error, in cached and in direct_io mode. The next such write
+ * fails too (the file is poisoned).
+ */
+static void sync_writes(const char *test, const char *opts)
+{
+	struct fault_mount f;
+	static const char *const names[] = { "D15", "S15", NULL };
+	uint8_t *data = random_buf(16384, 15);
+	int dfd, sfd;
+
+	ft_check("req 15: O_DSYNC / O_SYNC writes report a failed write-out themselves "
+		 "(-o %s)", opts);
+	fmount(&f, test, opts, "fdatasync@/D15:1:EIO,fsync@/S15:1:EIO");
+	dfd = FT_SYS(open(P(&f, "D15"), O_RDWR | O_CREAT | O_EXCL | O_DSYNC, 0644));
+	sfd = FT_SYS(open(P(&f, "S15"), O_RDWR | O_CREAT | O_EXCL | O_SYNC, 0644));
+	EXPECT_ERR(pwrite(dfd, data, 8192, 0), EIO, "O_DSYNC write(2) to D15, its fdatasync "
+		   "fails");
+	expect_faults(&f, "kind=fdatasync", 1);
+	EXPECT_ERR(pwrite(dfd, data, 8192, 8192), EIO, "the next O_DSYNC write(2) to D15");
+	EXPECT_ERR(pwrite(sfd, data, 8192, 0), EIO, "O_SYNC write(2) to S15, its fsync fails");
+	expect_faults(&f, "kind=fsync", 1);
+	EXPECT_ERR(fsync(sfd), EIO, "fsync(S15)");
+	EXPECT_ERR(close(dfd), EIO, "close(D15)");
+	EXPECT_ERR(close(sfd), EIO, "close(S15)");
+	fumount(&f, 1, names, 2);
+	free(data);
+}
+
+static void test_req15_osync_write_reports_error(void)
+{
+	sync_writes("req15cached", SLOW);
+}
+
+static void test_req15_osync_write_reports_error_direct_io(void)
+{
+	sync_writes("req15direct", "direct_io," SLOW);
 }
 
 /* ---- requirement 16 ---------------------------------------------------------------------- */
@@ -956,6 +1042,34 @@ static void test_req20_pwritev_edquot_sticky(void)
 	pwritev_full("req20pwritevq", "Q20b", EDQUOT, "pwritev@/Q20b:1:EDQUOT");
 }
 
+/*
+ * Requirement 20 for fallocate(2) itself (requirement 10's mode 0): the reservation fails
+ * with ENOSPC, fallocate reports it and the size does not change; a retry succeeds.
+ */
+static void test_req20_fallocate_call_enospc(void)
+{
+	struct fault_mount f;
+	struct stat st;
+	int fd;
+
+	ft_check("req 20: ENOSPC injected into the backing fallocate of fallocate(2): reported, "
+		 "size unchanged");
+	fmount(&f, "req20fcall", SLOW, "fallocate@/A20:1:ENOSPC");
+	fd = FT_SYS(open(P(&f, "A20"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	EXPECT_ERR(fallocate(fd, 0, 0, 1 << 20), ENOSPC, "fallocate(A20, 1 MiB)");
+	expect_faults(&f, "kind=fallocate", 1);
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_size == 0, "A20 has size %lld after the failed fallocate",
+		  (long long)st.st_size);
+	ft_ok("A20 still has size 0");
+	EXPECT_OK(fallocate(fd, 0, 0, 1 << 20), "fallocate(A20, 1 MiB) again");
+	FT_SYS(fstat(fd, &st));
+	FT_ASSERT(st.st_size == 1 << 20, "A20 has size %lld", (long long)st.st_size);
+	EXPECT_OK(fsync(fd), "fsync(A20)");
+	EXPECT_OK(close(fd), "close(A20)");
+	fumount(&f, 0, NULL, 1);
+}
+
 /* ---- requirement 43 ---------------------------------------------------------------------- */
 
 /*
@@ -998,7 +1112,10 @@ struct test {
 static const struct test tests[] = {
 	T(test_req1_fsync_family_answered_never_enosys),
 	T(test_req13_sticky_error_any_fd),
+	T(test_req13_truncate_and_mtime_failures_sticky),
 	T(test_req14_later_epoch_never_acks_failed_one),
+	T(test_req15_osync_write_reports_error),
+	T(test_req15_osync_write_reports_error_direct_io),
 	T(test_req16_short_pwritev_completed),
 	T(test_req16_eintr_pwritev_retried),
 	T(test_req16_pwritev_eio_keeps_data),
@@ -1015,6 +1132,7 @@ static const struct test tests[] = {
 	T(test_req20_fallocate_edquot_reported_by_write),
 	T(test_req20_pwritev_enospc_sticky),
 	T(test_req20_pwritev_edquot_sticky),
+	T(test_req20_fallocate_call_enospc),
 	T(test_req43_close_reports_sticky_error),
 };
 
