@@ -337,6 +337,39 @@ static void test_req1_fsync_family_answered_never_enosys(void)
 	free(data);
 }
 
+/* ---- requirement 11 ---------------------------------------------------------------------- */
+
+/*
+ * Requirement 11: unmount writes and syncs everything queued, and a failure there is the
+ * exit status. F11 and G11 are written and closed without fsync (close returns 0: nothing
+ * has failed yet); the drain's fdatasync of F11 fails. The daemon exits non-zero naming
+ * F11; G11 was drained and reads back after a remount without faults.
+ */
+static void test_req11_unmount_drain_failure_exits_nonzero(void)
+{
+	struct fault_mount f;
+	static const char *const names[] = { "F11", NULL };
+	uint8_t *data = random_buf(150000, 11);
+	int fd;
+
+	ft_check("req 11: the final write-out at unmount fails for F11: the daemon exits "
+		 "non-zero naming it; G11, drained too, is intact");
+	fmount(&f, "req11", SLOW, "fdatasync@/F11:1:EIO");
+	fd = FT_SYS(open(P(&f, "F11"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	write_pieces(fd, data, 150000);
+	EXPECT_OK(close(fd), "close(F11) before any write-out");
+	fd = FT_SYS(open(P(&f, "G11"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	write_pieces(fd, data, 150000);
+	EXPECT_OK(close(fd), "close(G11) before any write-out");
+	FT_ASSERT(count_faults(&f, NULL, NULL) == 0, "a fault fired before unmount");
+	fumount(&f, 1, names, 1);
+	expect_faults(&f, "rule=fdatasync@/F11:1:EIO", 1);	/* fired during the drain */
+	ft_remount(&f.m);	/* the same store and options, no shim */
+	verify_file(P(&f, "G11"), data, 150000, "after remount");
+	ft_umount(&f.m);
+	free(data);
+}
+
 /* ---- requirement 13 ---------------------------------------------------------------------- */
 
 /*
@@ -421,6 +454,71 @@ static void test_req13_truncate_and_mtime_failures_sticky(void)
 	EXPECT_ERR(close(fd), EIO, "close(M13), new descriptor");
 	EXPECT_ERR(close(mfd), EIO, "close(M13)");
 	fumount(&f, 1, names, 2);
+	free(data);
+}
+
+#define NCONC 8
+
+struct conc {
+	struct fault_mount *f;
+	const uint8_t *data;
+	pthread_barrier_t *written;
+	int id;
+	int rc, err;
+};
+
+static void *conc_main(void *arg)
+{
+	struct conc *c = arg;
+	int fd = FT_SYS(open(P(c->f, "C13"), O_RDWR));
+
+	ft_pwrite_all(fd, c->data + c->id * 16384, 16384, c->id * 16384);
+	pthread_barrier_wait(c->written);
+	errno = 0;
+	c->rc = c->id % 2 ? fdatasync(fd) : fsync(fd);
+	c->err = errno;
+	close(fd);
+	return NULL;
+}
+
+/*
+ * Requirement 13 with concurrent callers: 8 threads write their own 16 KiB of C13, then all
+ * call fsync or fdatasync at once, so several FSYNC requests wait on the same failing
+ * write-out. Every one of them must get EIO: none may be answered by a later batch.
+ */
+static void test_req13_concurrent_fsyncs_all_fail(void)
+{
+	struct fault_mount f;
+	static const char *const names[] = { "C13", NULL };
+	uint8_t *data = random_buf(NCONC * 16384, 132);
+	struct conc c[NCONC];
+	pthread_t th[NCONC];
+	pthread_barrier_t written;
+	int fd, k, bad = 0;
+
+	ft_check("req 13: %d threads fsync/fdatasync C13 at once while its write-out fails: "
+		 "all get EIO", NCONC);
+	fmount(&f, "req13conc", SLOW, "fdatasync@/C13:1:EIO,fsync@/C13:1:EIO");
+	fd = FT_SYS(open(P(&f, "C13"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	pthread_barrier_init(&written, NULL, NCONC);
+	for (k = 0; k < NCONC; k++) {
+		c[k] = (struct conc){ .f = &f, .data = data, .written = &written, .id = k };
+		FT_ASSERT(pthread_create(&th[k], NULL, conc_main, &c[k]) == 0, "pthread_create");
+	}
+	for (k = 0; k < NCONC; k++) {
+		pthread_join(th[k], NULL);
+		if (c[k].rc == 0 || c[k].err != EIO) {
+			printf("# thread %d: %s returned %s\n", k, k % 2 ? "fdatasync" : "fsync",
+			       c[k].rc == 0 ? "success" : strerror(c[k].err));
+			bad++;
+		}
+	}
+	pthread_barrier_destroy(&written);
+	FT_ASSERT(bad == 0, "%d of %d concurrent syncs of C13 did not return EIO", bad, NCONC);
+	ft_ok("all %d concurrent fsync/fdatasync calls returned EIO", NCONC);
+	expect_faults(&f, "path=", 1);
+	EXPECT_ERR(close(fd), EIO, "close(C13)");
+	fumount(&f, 1, names, 1);
 	free(data);
 }
 
@@ -1111,8 +1209,10 @@ struct test {
 
 static const struct test tests[] = {
 	T(test_req1_fsync_family_answered_never_enosys),
+	T(test_req11_unmount_drain_failure_exits_nonzero),
 	T(test_req13_sticky_error_any_fd),
 	T(test_req13_truncate_and_mtime_failures_sticky),
+	T(test_req13_concurrent_fsyncs_all_fail),
 	T(test_req14_later_epoch_never_acks_failed_one),
 	T(test_req15_osync_write_reports_error),
 	T(test_req15_osync_write_reports_error_direct_io),
