@@ -995,6 +995,41 @@ static void test_req18_create_eio_remounts_ro(void)
 }
 
 /*
+ * Requirement 18 when a file has more new parents than the daemon tracks (4): its fsync
+ * falls back to syncfs of the backing filesystem, which fails. fsync reports EIO and the
+ * mount becomes read-only.
+ */
+static void test_req18_syncfs_eio_remounts_ro(void)
+{
+	struct fault_mount f;
+	static const char *const names[] = { "X18", NULL };
+	uint8_t *data = random_buf(KEEP_LEN, 185);
+	static const char *const dirs[] = { "a", "b", "c", "d", "e" };
+	struct ro_check c;
+	char name[16];
+	int fd;
+
+	ft_check("req 18: a file linked into 5 new directories: its fsync needs syncfs, which "
+		 "fails: EIO, then the mount is read-only");
+	fmount(&f, "req18syncfs", SLOW, "syncfs:1:EIO");
+	ro_setup(&f, &c, data);
+	for (int k = 0; k < 5; k++)
+		FT_SYS(mkdir(P(&f, dirs[k]), 0755));
+	fd = FT_SYS(open(P(&f, "a/X18"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, data, 4096, 0);
+	for (int k = 1; k < 5; k++) {
+		snprintf(name, sizeof(name), "%s/X18", dirs[k]);
+		FT_SYS(link(P(&f, "a/X18"), P(&f, name)));
+	}
+	EXPECT_ERR(fsync(fd), EIO, "fsync(X18), the syncfs for its 5 new parents fails");
+	expect_faults(&f, "kind=syncfs", 1);
+	ro_verify(&f, &c);
+	EXPECT_ERR(close(fd), EIO, "close(X18)");
+	fumount(&f, 1, names, 1);
+	free(data);
+}
+
+/*
  * Requirement 18, "any EROFS from below": the flusher's pwritev of E18 fails with EROFS.
  * fsync reports EROFS, and the mount no longer takes changes.
  */
@@ -1141,6 +1176,28 @@ static void test_req20_pwritev_edquot_sticky(void)
 }
 
 /*
+ * Requirement 20 for names: ENOSPC from the backing create is the create's error, not a
+ * metadata failure (only EIO and EROFS are): the mount stays writable and exits 0.
+ */
+static void test_req20_create_enospc_not_readonly(void)
+{
+	struct fault_mount f;
+	int fd;
+
+	ft_check("req 20: ENOSPC injected into a backing create: open(O_CREAT) reports it, the "
+		 "mount stays writable");
+	fmount(&f, "req20create", SLOW, "openat@creat@/N20:1:ENOSPC");
+	EXPECT_ERR(open(P(&f, "N20"), O_RDWR | O_CREAT | O_EXCL, 0644), ENOSPC,
+		   "create N20");
+	expect_faults(&f, "result=ENOSPC", 1);
+	fd = FT_SYS(open(P(&f, "N20"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, "retry", 5, 0);
+	EXPECT_OK(fsync(fd), "create N20 again, write, fsync");
+	EXPECT_OK(close(fd), "close(N20)");
+	fumount(&f, 0, NULL, 1);
+}
+
+/*
  * Requirement 20 for fallocate(2) itself (requirement 10's mode 0): the reservation fails
  * with ENOSPC, fallocate reports it and the size does not change; a retry succeeds.
  */
@@ -1226,6 +1283,7 @@ static const struct test tests[] = {
 	T(test_req18_unlinkat_eio_remounts_ro),
 	T(test_req18_mkdirat_eio_remounts_ro),
 	T(test_req18_create_eio_remounts_ro),
+	T(test_req18_syncfs_eio_remounts_ro),
 	T(test_req18_erofs_from_below_remounts_ro),
 	T(test_req18_errors_continue_stays_writable),
 	T(test_req20_fallocate_enospc_reported_by_write),
@@ -1233,6 +1291,7 @@ static const struct test tests[] = {
 	T(test_req20_pwritev_enospc_sticky),
 	T(test_req20_pwritev_edquot_sticky),
 	T(test_req20_fallocate_call_enospc),
+	T(test_req20_create_enospc_not_readonly),
 	T(test_req43_close_reports_sticky_error),
 };
 
