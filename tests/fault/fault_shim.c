@@ -47,7 +47,8 @@
  * LD_PRELOAD of this shim alone works when ASAN_OPTIONS contains verify_asan_link_order=0;
  * the shim then sits in front of ASan's interceptors and reaches them through
  * dlsym(RTLD_NEXT). In such a build the shim is itself instrumented (b_sanitize applies to
- * every target), which ASan accepts.
+ * every target), which ASan accepts; an uninstrumented shim in front of an ASan daemon works
+ * too (both checked with tests/fault/fault_durability.c).
  *
  * Thread safety: the rules are parsed once, in the constructor, before the daemon starts a
  * thread, and are read-only afterwards; counters are atomics; the resolved libc function
