@@ -15,6 +15,7 @@
  *	KIND[@FILTER...]:WHICH:FAULT
  *
  *   KIND   pwrite (pwrite, pwrite64), pwritev (pwritev, pwritev64, pwritev2, pwritev64v2),
+ *          write (write, writev: the daemon uses them for /dev/fuse and sysfs only),
  *          fdatasync, fsync, ftruncate (+64), fallocate (+64), rename (rename, renameat,
  *          renameat2), unlink (unlinkat), mkdir (mkdirat), open (open, open64, openat,
  *          openat64), link (linkat), symlink (symlinkat), mknod (mknodat), syncfs, futimens.
@@ -29,7 +30,7 @@
  *          Each rule counts the calls that match its kind and filters, atomically (the
  *          daemon is multi-threaded), whether or not another rule fires on them.
  *   FAULT  EIO, ENOSPC, EDQUOT, EROFS, EINTR (or a decimal errno): return -1 with that errno
- *          and do not make the call. half (pwrite and pwritev kinds only): a short transfer
+ *          and do not make the call. half (pwrite, pwritev, write kinds only): a short transfer
  *          of half the bytes (at least 1; a 1-byte transfer is passed through unchanged).
  *
  * The first rule (in FROZENFS_FAULTS order) that fires decides a call's fate. A malformed
@@ -82,19 +83,19 @@
 #define PATH_BUF	(2 * PATH_MAX)
 
 enum kind {
-	K_PWRITE, K_PWRITEV, K_FDATASYNC, K_FSYNC, K_FTRUNCATE, K_FALLOCATE, K_RENAME,
+	K_PWRITE, K_PWRITEV, K_WRITE, K_FDATASYNC, K_FSYNC, K_FTRUNCATE, K_FALLOCATE, K_RENAME,
 	K_UNLINK, K_MKDIR, K_OPEN, K_LINK, K_SYMLINK, K_MKNOD, K_SYNCFS, K_FUTIMENS, K_COUNT
 };
 
 static const char *const kind_name[K_COUNT] = {
-	"pwrite", "pwritev", "fdatasync", "fsync", "ftruncate", "fallocate", "rename",
+	"pwrite", "pwritev", "write", "fdatasync", "fsync", "ftruncate", "fallocate", "rename",
 	"unlink", "mkdir", "open", "link", "symlink", "mknod", "syncfs", "futimens",
 };
 
 /* Other names accepted in rules: the libc symbols of each kind. */
 static const struct { const char *name; enum kind k; } kind_alias[] = {
 	{ "pwrite64", K_PWRITE }, { "pwritev64", K_PWRITEV }, { "pwritev2", K_PWRITEV },
-	{ "pwritev64v2", K_PWRITEV }, { "ftruncate64", K_FTRUNCATE },
+	{ "pwritev64v2", K_PWRITEV }, { "writev", K_WRITE }, { "ftruncate64", K_FTRUNCATE },
 	{ "fallocate64", K_FALLOCATE }, { "renameat", K_RENAME }, { "renameat2", K_RENAME },
 	{ "unlinkat", K_UNLINK }, { "mkdirat", K_MKDIR }, { "open64", K_OPEN },
 	{ "openat", K_OPEN }, { "openat64", K_OPEN }, { "linkat", K_LINK },
@@ -160,6 +161,8 @@ DEFINE_REAL(pwritev)
 DEFINE_REAL(pwritev64)
 DEFINE_REAL(pwritev2)
 DEFINE_REAL(pwritev64v2)
+DEFINE_REAL(write)
+DEFINE_REAL(writev)
 DEFINE_REAL(fdatasync)
 DEFINE_REAL(fsync)
 DEFINE_REAL(ftruncate)
@@ -297,8 +300,8 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 	n = (size_t)(end - p);
 	r->err = -1;
 	if (n == 4 && strncmp(p, "half", 4) == 0) {
-		if (r->kind != K_PWRITE && r->kind != K_PWRITEV)
-			bad_rule(text, "half applies to pwrite and pwritev only");
+		if (r->kind != K_PWRITE && r->kind != K_PWRITEV && r->kind != K_WRITE)
+			bad_rule(text, "half applies to pwrite, pwritev and write only");
 		r->err = 0;
 	}
 	for (size_t i = 0; i < sizeof(err_names) / sizeof(err_names[0]); i++)
@@ -346,7 +349,7 @@ static void shim_init(void)
 		}
 		len = snprintf(line, sizeof(line), "loaded pid=%d rules=%d\n", (int)getpid(),
 			       nrules);
-		if (write(log_fd, line, (size_t)len) < 0)
+		if (real_write()(log_fd, line, (size_t)len) < 0)
 			_exit(2);
 	}
 }
@@ -494,7 +497,8 @@ static void log_fault(struct call *c, const struct rule *r, unsigned long n, con
 		return;
 	if ((size_t)len >= sizeof(line))
 		len = (int)sizeof(line) - 1;
-	if (write(log_fd, line, (size_t)len) < 0)
+	/* Not write(): this library's own write() would count (and might fault) the log. */
+	if (real_write()(log_fd, line, (size_t)len) < 0)
 		return;		/* nothing better to do inside someone else's syscall */
 }
 
@@ -610,14 +614,14 @@ static void log_half(struct call *c, const struct rule *r, unsigned long n, ssiz
 
 typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off64_t, int);
 
-/* One body for the pwritev family; @flags is passed only to the v2 calls. */
-static ssize_t do_pwritev(const char *sym, int fd, const struct iovec *iov, int cnt,
-			  off64_t off, int flags, pwritev_fn real)
+/* One body for the pwritev family and writev; @off and @flags go where they exist. */
+static ssize_t do_pwritev(enum kind kind, const char *sym, int fd, const struct iovec *iov,
+			  int cnt, off64_t off, int flags, pwritev_fn real)
 {
-	if (!kind_used[K_PWRITEV])
+	if (!kind_used[kind])
 		return real(fd, iov, cnt, off, flags);
 
-	FD_CALL(K_PWRITEV, sym, fd);
+	FD_CALL(kind, sym, fd);
 	struct iovec tmp[IOV_MAX];
 	const struct rule *r;
 	unsigned long n;
@@ -661,58 +665,83 @@ static ssize_t call_pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_
 	return real_pwritev64v2()(fd, iov, cnt, off, flags);
 }
 
+static ssize_t call_writev(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+	(void)off;
+	(void)flags;
+	return real_writev()(fd, iov, cnt);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	return do_pwritev(K_WRITE, "writev", fd, iov, cnt, 0, 0, call_writev);
+}
+
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return do_pwritev("pwritev", fd, iov, cnt, off, 0, call_pwritev);
+	return do_pwritev(K_PWRITEV, "pwritev", fd, iov, cnt, off, 0, call_pwritev);
 }
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
-	return do_pwritev("pwritev64", fd, iov, cnt, off, 0, call_pwritev64);
+	return do_pwritev(K_PWRITEV, "pwritev64", fd, iov, cnt, off, 0, call_pwritev64);
 }
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	return do_pwritev("pwritev2", fd, iov, cnt, off, flags, call_pwritev2);
+	return do_pwritev(K_PWRITEV, "pwritev2", fd, iov, cnt, off, flags, call_pwritev2);
 }
 
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
 {
-	return do_pwritev("pwritev64v2", fd, iov, cnt, off, flags, call_pwritev64v2);
+	return do_pwritev(K_PWRITEV, "pwritev64v2", fd, iov, cnt, off, flags, call_pwritev64v2);
 }
 
-static ssize_t do_pwrite(const char *sym, int fd, const void *buf, size_t len, off64_t off,
-			 bool is64)
+static ssize_t raw_pwrite(enum kind kind, int fd, const void *buf, size_t len, off64_t off,
+			  bool is64)
 {
-	FD_CALL(K_PWRITE, sym, fd);
-	const struct rule *r = NULL;
-	unsigned long n = 0;
-	ssize_t done;
-	size_t want = len;
+	if (kind == K_WRITE)
+		return real_write()(fd, buf, len);
+	if (is64)
+		return real_pwrite64()(fd, buf, len, off);
+	return real_pwrite()(fd, buf, len, (off_t)off);
+}
 
-	if (kind_used[K_PWRITE])
-		r = decide(&c, &n);
+/* pwrite, pwrite64 and write (@kind K_WRITE: no offset). */
+static ssize_t do_pwrite(enum kind kind, const char *sym, int fd, const void *buf, size_t len,
+			 off64_t off, bool is64)
+{
+	if (!kind_used[kind])
+		return raw_pwrite(kind, fd, buf, len, off, is64);
+
+	FD_CALL(kind, sym, fd);
+	const struct rule *r;
+	unsigned long n;
+	ssize_t done;
+
+	r = decide(&c, &n);
 	if (r && r->err)
 		return fail_call(&c, r, n);
-	if (r && len >= 2)
-		want = len / 2;
-	if (is64)
-		done = real_pwrite64()(fd, buf, want, off);
-	else
-		done = real_pwrite()(fd, buf, want, (off_t)off);
-	if (r && len >= 2)
-		log_half(&c, r, n, done, len);
+	if (!r || len < 2)
+		return raw_pwrite(kind, fd, buf, len, off, is64);
+	done = raw_pwrite(kind, fd, buf, len / 2, off, is64);
+	log_half(&c, r, n, done, len);
 	return done;
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	return do_pwrite("pwrite", fd, buf, len, off, false);
+	return do_pwrite(K_PWRITE, "pwrite", fd, buf, len, off, false);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-	return do_pwrite("pwrite64", fd, buf, len, off, true);
+	return do_pwrite(K_PWRITE, "pwrite64", fd, buf, len, off, true);
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	return do_pwrite(K_WRITE, "write", fd, buf, len, 0, false);
 }
 
 /* ---- fd calls ---- */

@@ -39,8 +39,10 @@ static const char RULES[] =
 	"mkdirat@sf_m:1:EIO,"
 	"openat@sf_o:1:EIO,"
 	"open@creat@sf_k:1:EIO,"
+	"write@sf_w:2:ENOSPC,"
+	"writev@sf_w:3:half,"
 	"ftruncate@sf_conc:501+:EIO";
-#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 500)
+#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 500)
 
 static int npass;
 
@@ -174,6 +176,15 @@ static int child(const char *dir)
 	expect(open("sf_k", O_RDONLY), ENOENT, "open(sf_k) without O_CREAT: not counted");
 	expect(open("sf_k", O_RDWR | O_CREAT, 0600), EIO, "open(sf_k, O_CREAT) (@creat)");
 	expect(open("sf_k", O_RDWR | O_CREAT, 0600), 0, "open(sf_k, O_CREAT) #2");
+
+	/* write and writev are one kind: the counter runs across both. */
+	fd = open("sf_w", O_RDWR | O_CREAT, 0600);
+	expect(write(fd, buf, 10), 0, "write(sf_w) #1");
+	expect(write(fd, buf, 10), ENOSPC, "write(sf_w) #2 (ENOSPC)");
+	if (writev(fd, iov, 2) != 75)
+		fail("writev(sf_w, 150 bytes) #3 with a half rule did not write 75 bytes");
+	ok("writev(sf_w) #3 wrote 75 (half)");
+	close(fd);
 
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_create(&th[i], NULL, thr_main, NULL);
