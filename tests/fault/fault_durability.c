@@ -569,11 +569,12 @@ static void *req14_writer(void *arg)
 }
 
 /*
- * Requirement 14: F14's first epoch is durable; its second (E) fails in a batch started by
- * fsync of G14; then G14 and H14 write and sync again (E+1: a backing fdatasync returned 0
- * after E failed). The thread that wrote in E calls fsync only now: it must get EIO, never
- * the success of E+1. A write to F14 after the failure is refused (fail-stop, section 3
- * item 5), so no later epoch of F14 exists either.
+ * Requirement 14: F14's first epoch is durable; its second (E) fails when fsync of the
+ * mount root (a global barrier: every file's accepted data) writes it out; then G14 and H14
+ * write and sync (E+1: a backing fdatasync returned 0 after E failed). The thread that wrote
+ * in E calls fsync only now: it must get EIO, never the success of E+1. A write to F14
+ * after the failure is refused (fail-stop, section 3 item 5), so no later epoch of F14
+ * exists either.
  */
 static void test_req14_later_epoch_never_acks_failed_one(void)
 {
@@ -583,7 +584,7 @@ static void test_req14_later_epoch_never_acks_failed_one(void)
 	struct req14 s = { .f = &f, .data = data, .lock = PTHREAD_MUTEX_INITIALIZER,
 			   .cond = PTHREAD_COND_INITIALIZER };
 	pthread_t th;
-	int ffd, gfd, hfd;
+	int ffd, gfd, hfd, rfd;
 	uint8_t *back = malloc(131072);
 
 	ft_check("req 14: EIO in epoch E of F14 only; the thread that wrote in E calls fsync "
@@ -597,12 +598,17 @@ static void test_req14_later_epoch_never_acks_failed_one(void)
 
 	FT_ASSERT(pthread_create(&th, NULL, req14_writer, &s) == 0, "pthread_create");
 	stage_wait(&s, 1);
-	ft_pwrite_all(gfd, data, 4096, 0);
-	EXPECT_OK(fsync(gfd), "epoch E: fsync(G14), whose batch also writes out F14");
+	rfd = FT_SYS(open(f.m.mnt, O_RDONLY | O_DIRECTORY));
+	errno = 0;
+	FT_ASSERT(fsync(rfd) == 0 || errno == EIO, "fsync of the mount root: %s",
+		  strerror(errno));
+	ft_ok("epoch E: fsync of the mount root wrote out F14 (the root's own result is not "
+	      "F14's to report)");
+	FT_SYS(close(rfd));
 	expect_faults(&f, "rule=fdatasync@/F14:2:EIO", 1);
 	EXPECT_ERR(pwrite(ffd, data, 4096, 200000), EIO, "a new write to F14 after the "
 		   "failure (fail-stop)");
-	ft_pwrite_all(gfd, data + 4096, 4096, 4096);
+	ft_pwrite_all(gfd, data, 8192, 0);
 	ft_pwrite_all(hfd, data, 8192, 0);
 	EXPECT_OK(fsync(gfd), "epoch E+1: fsync(G14)");
 	EXPECT_OK(fdatasync(hfd), "epoch E+1: fdatasync(H14)");
