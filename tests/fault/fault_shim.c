@@ -20,6 +20,8 @@
  *          renameat2), unlink (unlinkat), mkdir (mkdirat), open (open, open64, openat,
  *          openat64), link (linkat), symlink (symlinkat), mknod (mknodat), syncfs, futimens.
  *          Any of the libc names in brackets is accepted as well ("renameat2", "openat64").
+ *          sync means fdatasync or fsync, counted together: "the N-th sync of this file",
+ *          whichever of the two the daemon chooses for it.
  *   FILTER @dir or @reg: only calls on a directory / regular file (for fd calls the fd's
  *          type; for path calls fstatat() of the name before the call, and mkdirat counts as
  *          a directory). @creat: only opens with O_CREAT (not the O_PATH lookups that
@@ -104,9 +106,11 @@ static const struct { const char *name; enum kind k; } kind_alias[] = {
 
 enum { TYPE_ANY, TYPE_DIR, TYPE_REG };
 
+#define BIT(k)	(1u << (k))
+
 struct rule {
 	/* immutable after the constructor */
-	enum kind kind;
+	unsigned kinds;			/* BIT(kind) of each kind of call it counts */
 	int type;			/* TYPE_* filter */
 	bool creat;			/* only opens with O_CREAT */
 	int nsubs;
@@ -209,19 +213,18 @@ static void bad_rule(const char *rule, const char *why)
 	_exit(2);
 }
 
-static int kind_of(const char *s, size_t n, enum kind *out)
+/* The kinds a rule's KIND names, as a BIT() mask; 0 if unknown. */
+static unsigned kinds_of(const char *s, size_t n)
 {
+	if (n == 4 && strncmp(s, "sync", 4) == 0)
+		return BIT(K_FDATASYNC) | BIT(K_FSYNC);
 	for (int k = 0; k < K_COUNT; k++)
-		if (strlen(kind_name[k]) == n && strncmp(kind_name[k], s, n) == 0) {
-			*out = (enum kind)k;
-			return 0;
-		}
+		if (strlen(kind_name[k]) == n && strncmp(kind_name[k], s, n) == 0)
+			return BIT(k);
 	for (size_t i = 0; i < sizeof(kind_alias) / sizeof(kind_alias[0]); i++)
-		if (strlen(kind_alias[i].name) == n && strncmp(kind_alias[i].name, s, n) == 0) {
-			*out = kind_alias[i].k;
-			return 0;
-		}
-	return -1;
+		if (strlen(kind_alias[i].name) == n && strncmp(kind_alias[i].name, s, n) == 0)
+			return BIT(kind_alias[i].k);
+	return 0;
 }
 
 static unsigned long parse_count(const char *s, const char *end, const char *rule)
@@ -258,7 +261,8 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 
 	/* KIND and filters */
 	p = memchr(s, '@', (size_t)(c1 - s));
-	if (kind_of(s, (size_t)((p ? p : c1) - s), &r->kind) < 0)
+	r->kinds = kinds_of(s, (size_t)((p ? p : c1) - s));
+	if (!r->kinds)
 		bad_rule(text, "unknown call kind");
 	while (p) {
 		p++;
@@ -272,7 +276,7 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 		} else if (q - p == 3 && strncmp(p, "reg", 3) == 0) {
 			r->type = TYPE_REG;
 		} else if (q - p == 5 && strncmp(p, "creat", 5) == 0) {
-			if (r->kind != K_OPEN)
+			if (r->kinds != BIT(K_OPEN))
 				bad_rule(text, "@creat applies to open calls only");
 			r->creat = true;
 		} else {
@@ -300,7 +304,7 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 	n = (size_t)(end - p);
 	r->err = -1;
 	if (n == 4 && strncmp(p, "half", 4) == 0) {
-		if (r->kind != K_PWRITE && r->kind != K_PWRITEV && r->kind != K_WRITE)
+		if (r->kinds & ~(BIT(K_PWRITE) | BIT(K_PWRITEV) | BIT(K_WRITE)))
 			bad_rule(text, "half applies to pwrite, pwritev and write only");
 		r->err = 0;
 	}
@@ -332,7 +336,9 @@ static void shim_init(void)
 			if (nrules == MAX_RULES)
 				bad_rule(spec, "too many rules (at most 32)");
 			parse_rule(spec, n, &rules[nrules]);
-			kind_used[rules[nrules].kind] = true;
+			for (int k = 0; k < K_COUNT; k++)
+				if (rules[nrules].kinds & BIT(k))
+					kind_used[k] = true;
 			nrules++;
 		}
 		spec = comma ? comma + 1 : NULL;
@@ -517,7 +523,7 @@ static const struct rule *decide(struct call *c, unsigned long *nth)
 		struct rule *r = &rules[i];
 		unsigned long n;
 
-		if (r->kind != c->kind || !rule_matches(r, c, &type))
+		if (!(r->kinds & BIT(c->kind)) || !rule_matches(r, c, &type))
 			continue;
 		n = atomic_fetch_add_explicit(&r->calls, 1, memory_order_relaxed) + 1;
 		if (!fire && n >= r->first && n <= r->last) {

@@ -41,8 +41,9 @@ static const char RULES[] =
 	"open@creat@sf_k:1:EIO,"
 	"write@sf_w:2:ENOSPC,"
 	"writev@sf_w:3:half,"
+	"sync@sf_s:2:EIO,"
 	"ftruncate@sf_conc:501+:EIO";
-#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 500)
+#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 500)
 
 static int npass;
 
@@ -184,6 +185,13 @@ static int child(const char *dir)
 	if (writev(fd, iov, 2) != 75)
 		fail("writev(sf_w, 150 bytes) #3 with a half rule did not write 75 bytes");
 	ok("writev(sf_w) #3 wrote 75 (half)");
+	close(fd);
+
+	/* sync counts fdatasync and fsync together. */
+	fd = open("sf_s", O_RDWR | O_CREAT, 0600);
+	expect(fdatasync(fd), 0, "fdatasync(sf_s): sync #1");
+	expect(fsync(fd), EIO, "fsync(sf_s): sync #2 (rule sync@sf_s:2:EIO)");
+	expect(fdatasync(fd), 0, "fdatasync(sf_s): sync #3");
 	close(fd);
 
 	for (int i = 0; i < NTHREADS; i++)
