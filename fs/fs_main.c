@@ -611,6 +611,16 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(se);
 	mounted = 0;
 	ret = stop_pipeline(&fs) == 0 && rc == 0 ? 0 : 1;
+	/*
+	 * A failed backing namespace or directory operation (logged with its name when it
+	 * happened) is outstanding too: names and directories may not be durable, so exit 0
+	 * would be a false success (DURABILITY.md section 3 items 6 and 8, requirement 11).
+	 */
+	if (atomic_load_explicit(&fs.meta_failed, memory_order_relaxed)) {
+		fs_log(LOG_ERR, "unmount: a metadata operation failed during this mount; names "
+		       "and directories may not be durable");
+		ret = 1;
+	}
 	if (ret == 0)
 		fs_log(LOG_INFO, "%s unmounted; all data durable", mnt);
 out:

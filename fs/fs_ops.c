@@ -184,6 +184,18 @@ static int meta_error(struct fs *fs, const char *op, const char *name, int err)
 	return err;
 }
 
+/*
+ * A file's data could not be made durable (@rc < 0). EROFS from below means the backing
+ * store no longer takes changes at all, even when a data write-out hit it first: a
+ * metadata failure (DURABILITY.md section 3 item 8). Returns @rc. Takes no lock.
+ */
+static int data_error(struct fs *fs, int rc)
+{
+	if (rc == -EROFS)
+		meta_error(fs, "data write-out", "(backing store)", EROFS);
+	return rc;
+}
+
 static void log_sticky(struct fs_inode *i, struct pipeline_file *pf)
 {
 	struct err_detail d;
@@ -1532,7 +1544,7 @@ static void wait_done(void *arg, int rc)
 	struct fs_wait *w = arg;
 
 	if (rc < 0)
-		fuse_reply_err(w->req, -rc);
+		fuse_reply_err(w->req, -data_error(fuse_req_userdata(w->req), rc));
 	else if (w->is_write)
 		fuse_reply_write(w->req, w->count);
 	else
@@ -1562,7 +1574,7 @@ static void reply_when_durable(fuse_req_t req, struct pipeline_file *pf, uint64_
 		rc = pipeline_wait(pf, ticket, flags);	/* no memory: block this worker */
 	}
 	if (rc < 0)
-		fuse_reply_err(req, -rc);
+		fuse_reply_err(req, -data_error(fs_of(req), rc));
 	else if (is_write)
 		fuse_reply_write(req, count);
 	else
@@ -1654,7 +1666,7 @@ static int inode_flush_error(struct fs *fs, struct fs_inode *i, struct pipeline_
 		e = pipeline_file_error(pf, NULL);
 		if (e) {
 			log_sticky(i, pf);
-			return e;
+			return data_error(fs, e);
 		}
 	}
 	pthread_mutex_lock(&i->lock);
@@ -1705,7 +1717,7 @@ static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 		rc = pipeline_file_error(pf, NULL);
 		if (rc) {
 			log_sticky(i, pf);
-			fuse_reply_err(req, -rc);
+			fuse_reply_err(req, -data_error(fs, rc));
 			return;
 		}
 	}
