@@ -142,6 +142,8 @@ struct pipeline_file {
 	/* protected by p->lock */
 	struct pipeline_file *rnext;	/* p->ready list */
 	struct pipeline_file *fail_next;/* p->failed list */
+	int fail_rc;			/* its error, as recorded on that list */
+	struct err_detail fail_errd;
 	struct pipeline_file *all_prev, *all_next;	/* p->files: every attached file */
 };
 
@@ -889,6 +891,68 @@ int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipel
 	return 0;
 }
 
+static void run_waiters(struct waiter *w, int rc);
+
+void pipeline_file_discard(struct pipeline_file *f)
+{
+	struct pipeline *p = f->p;
+	struct pchunk **a;
+	struct waiter *w;
+	size_t n = 0, nkept = 0;
+	bool failed;
+
+	pthread_mutex_lock(&f->lock);
+	a = cmap_take(&f->open, &n);	/* on ENOMEM the chunks stay queued: written, harmless */
+	for (size_t i = 0; i < n; i++)
+		chunk_release(p, a[i]);
+	free(a);
+	if (!f->open.n)
+		f->open_trunc = NO_TRUNC;
+	f->mtime_dirty = false;
+	f->need_fsync = false;
+	failed = f->err != 0;
+	if (failed) {
+		/* Not scheduled any more: its failed flight is kept, nobody else touches it. */
+		nkept = f->nflight;
+		for (size_t i = 0; i < f->nflight; i++)
+			chunk_release(p, f->flight[i]);
+		free(f->flight);
+		f->flight = NULL;
+		f->nflight = 0;
+		f->in_flight = false;
+		f->flight_trunc = NO_TRUNC;
+		f->err = 0;
+	}
+	/* What was accepted is settled now: written (a running flight) or dropped. */
+	if (!f->open.n)
+		f->seq = f->in_flight ? f->flight_seq : f->durable_seq;
+	w = f->open.n ? NULL : f->waiters;	/* none expected: waiting needs an open file */
+	if (w)
+		f->waiters = NULL;
+	pthread_mutex_unlock(&f->lock);
+	run_waiters(w, 0);
+	if (!failed)
+		return;
+
+	pthread_mutex_lock(&p->lock);
+	struct pipeline_file **pp = &p->failed, *oldest = NULL;
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->fail_next;
+	if (*pp)
+		*pp = f->fail_next;
+	/* The list is newest first: the first error is now the last one left. */
+	for (struct pipeline_file *x = p->failed; x; x = x->fail_next)
+		oldest = x;
+	p->first_err = oldest ? oldest->fail_rc : 0;
+	if (oldest)
+		p->first_errd = oldest->fail_errd;
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_sub_explicit(&p->failed_files, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&p->kept_chunks, nkept, memory_order_relaxed);
+	pipeline_file_put(f);		/* the failed list's reference; the caller holds one */
+}
+
 void pipeline_file_get(struct pipeline_file *f)
 {
 	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
@@ -1090,6 +1154,8 @@ static void record_failure(struct pipeline *p, struct pipeline_file *f)
 		p->first_err = f->err;
 		p->first_errd = f->errd;
 	}
+	f->fail_rc = f->err;
+	f->fail_errd = f->errd;
 	f->fail_next = p->failed;
 	p->failed = f;			/* takes over the queue's reference */
 	pthread_mutex_unlock(&p->lock);

@@ -82,6 +82,15 @@ void pipeline_destroy(struct pipeline *p);
  */
 int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipeline_file **out);
 
+/*
+ * For a file that is gone (unlinked, no descriptor left): drops its queued, untaken writes
+ * and, if it failed, its kept buffers and its sticky error (DURABILITY.md section 2.3, and
+ * section 3 item 7: clearing by unlink and last close), so the pipeline neither writes data
+ * nobody can reach nor reports it at stop. A flush already running completes. The caller
+ * still holds its reference. Any thread; never blocks on I/O.
+ */
+void pipeline_file_discard(struct pipeline_file *f);
+
 /* Takes another reference. */
 void pipeline_file_get(struct pipeline_file *f);
 

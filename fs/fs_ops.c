@@ -367,6 +367,12 @@ static int inode_settle(struct fs *fs, struct fs_inode *i)
 	if (pf) {
 		struct pipeline_file_stat ps;
 
+		/*
+		 * Unlinked and closed: nobody can reach its data any more, so queued writes are
+		 * dropped and a sticky error is cleared (DURABILITY.md 2.3, section 3 item 7).
+		 */
+		if (i->unlinked)
+			pipeline_file_discard(pf);
 		pipeline_file_stat(pf, &ps);
 		/*
 		 * A failed file keeps its state until remount, or until it is unlinked and

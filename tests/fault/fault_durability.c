@@ -1263,6 +1263,39 @@ static void test_req43_close_reports_sticky_error(void)
 	free(data);
 }
 
+/*
+ * DURABILITY.md section 3 item 7: a sticky error is cleared when the file is unlinked and its
+ * last descriptor closed. Nothing of it can be reached any more, so unmount owes nobody an
+ * error: the daemon exits 0 (and other files are unaffected throughout).
+ */
+static void test_sec3_7_unlink_and_close_clear_sticky_error(void)
+{
+	struct fault_mount f;
+	uint8_t *data = random_buf(100000, 37);
+	struct stat st;
+	int fd, g;
+
+	ft_check("section 3.7: fdatasync EIO on F37, then unlink and close: the error is gone");
+	fmount(&f, "sec3_7", SLOW, "sync@/F37:1:EIO");
+	fd = FT_SYS(open(P(&f, "F37"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	g = FT_SYS(open(P(&f, "G37"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	write_pieces(fd, data, 100000);
+	write_pieces(g, data, 100000);
+	EXPECT_ERR(fdatasync(fd), EIO, "fdatasync(F37) with the injected EIO");
+	EXPECT_ERR(fsync(fd), EIO, "fsync(F37) again: sticky");
+	FT_SYS(fsync(g));
+	ft_ok("fsync(G37) still 0");
+	FT_SYS(unlink(P(&f, "F37")));
+	EXPECT_ERR(close(fd), EIO, "close(F37): FLUSH reports the error while it is open");
+	FT_ASSERT(stat(P(&f, "F37"), &st) < 0 && errno == ENOENT, "F37 still there");
+	/* The kernel sends FORGET once the unlinked inode is evicted; give it a moment. */
+	usleep(200 * 1000);
+	FT_SYS(close(g));
+	expect_faults(&f, "rule=sync@/F37:1:EIO", 1);
+	fumount(&f, 0, NULL, 1);
+	free(data);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 struct test {
@@ -1301,6 +1334,7 @@ static const struct test tests[] = {
 	T(test_req20_fallocate_call_enospc),
 	T(test_req20_create_enospc_not_readonly),
 	T(test_req43_close_reports_sticky_error),
+	T(test_sec3_7_unlink_and_close_clear_sticky_error),
 };
 
 int main(int argc, char **argv)

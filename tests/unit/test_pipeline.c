@@ -954,6 +954,61 @@ static void test_pipeline_group_commit_one_file(void **state)
 	pipeline_file_put(f);
 }
 
+/* A file that is gone: queued writes are dropped, never written. */
+static void test_pipeline_discard_drops_queued(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "gone");
+	struct pipeline_stats st;
+	uint8_t w[100];
+
+	memset(w, 7, sizeof(w));
+	write_at(f, 0, w, sizeof(w));
+	write_at(f, CS * 5, w, sizeof(w));
+	pipeline_get_stats(c->p, &st);
+	assert_int_equal(st.queued_chunks, 2);
+	pipeline_file_discard(f);
+	pipeline_get_stats(c->p, &st);
+	assert_int_equal(st.queued_chunks, 0);
+	assert_int_equal(pipeline_sync_all(c->p), 0);
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);	/* nothing left to wait for */
+	assert_int_equal(iofake_count("pwritev"), 0);
+	assert_int_equal(backing_size(c, "gone"), 0);
+	pipeline_file_put(f);
+	assert_int_equal(pipeline_stop(c->p), 0);
+}
+
+/* DURABILITY.md section 3 item 7: unlink and last close clear a sticky error. */
+static void test_pipeline_discard_clears_sticky_error(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "failed"), *g = attach(c, "fine");
+	struct pipeline_stats st;
+	uint8_t w[100];
+
+	memset(w, 3, sizeof(w));
+	iofake_fail("fdatasync", 1, -EIO);
+	write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, 0, 0), -EIO);
+	pipeline_get_stats(c->p, &st);
+	assert_int_equal(st.failed_files, 1);
+	assert_int_equal(st.kept_chunks, 1);
+	assert_int_equal(st.first_error, -EIO);
+
+	pipeline_file_discard(f);
+	pipeline_get_stats(c->p, &st);
+	assert_int_equal(st.failed_files, 0);
+	assert_int_equal(st.kept_chunks, 0);
+	assert_int_equal(st.queued_chunks, 0);
+	assert_int_equal(st.first_error, 0);
+	pipeline_file_put(f);
+
+	write_at(g, 0, w, sizeof(w));			/* the others go on as before */
+	assert_int_equal(pipeline_wait(g, 0, 0), 0);
+	assert_int_equal(pipeline_stop(c->p), 0);	/* nothing outstanding any more */
+	pipeline_file_put(g);
+}
+
 /* ---- randomized model check ------------------------------------------------------------- */
 
 #define MODEL_MAX (24 * CS)
@@ -1192,6 +1247,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_wait_not_held_by_other_file, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_group_commit_one_file, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_discard_drops_queued, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_discard_clears_sticky_error, setup,
 						teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
