@@ -95,6 +95,7 @@ struct cmap {
 
 struct waiter {
 	uint64_t target;
+	unsigned flags;			/* PIPELINE_FSYNC, PIPELINE_WRITTEN */
 	pipeline_cb cb;
 	void *arg;
 	struct waiter *next;
@@ -116,6 +117,7 @@ struct pipeline_file {
 	bool need_fsync;		/* metadata changed: use fsync for the next take */
 	uint64_t seq;			/* last ticket issued */
 	uint64_t durable_seq;		/* last ticket durable */
+	uint64_t written_seq;		/* last ticket written to the backing file (not synced) */
 	bool queued;			/* on p->dirty, not yet taken */
 	bool in_flight;			/* flight set valid (also after a failure: kept) */
 	struct pchunk **flight;		/* sorted by index; immutable while in flight */
@@ -734,7 +736,8 @@ int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags
 		pthread_mutex_unlock(&f->lock);
 		return e;
 	}
-	if (ticket <= f->durable_seq) {
+	if (ticket <= f->durable_seq ||
+	    ((flags & PIPELINE_WRITTEN) && ticket <= f->written_seq)) {
 		pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
@@ -751,6 +754,7 @@ int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags
 		return -ENOMEM;
 	}
 	w->target = ticket;
+	w->flags = flags;
 	w->cb = cb;
 	w->arg = arg;
 	w->next = f->waiters;
@@ -1014,8 +1018,8 @@ void pipeline_file_put(struct pipeline_file *f)
 
 /* ---- the flusher ------------------------------------------------------------------------- */
 
-/* Writes the file's flight set, applies its truncates and mtime, syncs. Any thread. */
-static int flush_file(struct pipeline *p, struct pipeline_file *f)
+/* Writes the file's flight set, applies its truncates and mtime (flush_sync() follows). */
+static int flush_write(struct pipeline *p, struct pipeline_file *f)
 {
 	size_t cs = p->o.chunk_size;
 	struct iovec iov[64];
@@ -1074,9 +1078,13 @@ static int flush_file(struct pipeline *p, struct pipeline_file *f)
 		if (rc < 0)
 			return rc;
 	}
-	rc = chunk_file_sync(f->cf, !f->flight_fsync);
+	return 0;
+}
+
+static int flush_sync(struct pipeline *p, struct pipeline_file *f)
+{
 	atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
-	return rc;
+	return chunk_file_sync(f->cf, !f->flight_fsync);
 }
 
 /*
@@ -1125,7 +1133,8 @@ static struct waiter *ready_waiters_locked(struct pipeline_file *f)
 	while (*pp) {
 		struct waiter *w = *pp;
 
-		if (f->err || w->target <= f->durable_seq) {
+		if (f->err || w->target <= f->durable_seq ||
+		    ((w->flags & PIPELINE_WRITTEN) && w->target <= f->written_seq)) {
 			*pp = w->next;
 			w->next = ready;
 			ready = w;
@@ -1287,7 +1296,17 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f)
 		if (p->o.flush_delay_us)
 			usleep(p->o.flush_delay_us);	/* tests: widen the take/write window */
 		t0 = now_us();
-		rc = flush_file(p, f);
+		rc = flush_write(p, f);
+		if (rc == 0) {
+			/* Written, not yet synced: release PIPELINE_WRITTEN waiters (a rename over
+			 * a target needs the data in the backing file first, not durable). */
+			pthread_mutex_lock(&f->lock);
+			f->written_seq = f->flight_seq;
+			w = ready_waiters_locked(f);
+			pthread_mutex_unlock(&f->lock);
+			run_waiters(w, 0);
+			rc = flush_sync(p, f);
+		}
 		if (rc < 0)
 			errd = *err_last();
 

@@ -143,19 +143,23 @@ uint64_t pipeline_file_ticket(struct pipeline_file *f);
 
 #define PIPELINE_PENDING	1	/* pipeline_wait_async: the callback will be called */
 #define PIPELINE_FSYNC		0x1	/* wait flag: also make metadata durable (fsync) */
+#define PIPELINE_WRITTEN	0x2	/* wait flag: return once written to the backing file,
+					   before its sync (ordering, not durability) */
 
 typedef void (*pipeline_cb)(void *arg, int rc);
 
 /*
- * Waits until every mutation of @f with a ticket <= @ticket is durable. @ticket 0 means "the
- * file's latest" (pipeline_file_ticket()). Returns 0, or the file's sticky error. Blocks.
+ * Waits until every mutation of @f with a ticket <= @ticket is durable (with PIPELINE_WRITTEN:
+ * only written to the backing file, whose sync may still fail later and then poisons the
+ * file as usual). @ticket 0 means "the file's latest" (pipeline_file_ticket()). Returns 0, or
+ * the file's sticky error. Blocks.
  */
 int pipeline_wait(struct pipeline_file *f, uint64_t ticket, unsigned flags);
 
 /*
  * The same without blocking: returns 0 or -errno if the answer is known now (the callback is
  * not called), or PIPELINE_PENDING, in which case @cb(@arg, rc) is called exactly once, from
- * the flusher or a sync thread, when the answer is known. Kicks the flusher.
+ * a sync thread, when the answer is known. Hands the file to a sync thread at once.
  */
 int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags,
 			pipeline_cb cb, void *arg);

@@ -1334,8 +1334,8 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/*
 	 * "Write temp, rename over": the source's queued chunks reach the backing file before
 	 * the rename does, so the backing FS's replace-via-rename protection (ext4
-	 * auto_da_alloc) covers them (DURABILITY.md section 2.3, requirement 28). The pipeline
-	 * offers no write-without-sync, so this waits for durability, which is stronger.
+	 * auto_da_alloc) covers them (DURABILITY.md section 2.3, requirement 28). Only the
+	 * write-out is waited for; the sync goes on in the background.
 	 */
 	pf = src ? inode_pf(src) : NULL;
 	if (pf && dst_exists && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE))) {
@@ -1343,7 +1343,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 		pipeline_file_stat(pf, &ps);
 		if (ps.durable_ticket < ps.ticket && !ps.error)
-			pipeline_wait(pf, ps.ticket, 0);	/* a failure stays sticky on src */
+			pipeline_wait(pf, ps.ticket, PIPELINE_WRITTEN);	/* errors stay sticky */
 	}
 	rc = fs->io->renameat2(dir->fd, name, ndir->fd, newname, flags);
 	if (rc < 0) {

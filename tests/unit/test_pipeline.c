@@ -1009,6 +1009,33 @@ static void test_pipeline_discard_clears_sticky_error(void **state)
 	pipeline_file_put(g);
 }
 
+/* PIPELINE_WRITTEN returns once the data is in the backing file, before its sync. */
+static void test_pipeline_wait_written_before_sync(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "wr");
+	struct flag_cb fb = { .m = PTHREAD_MUTEX_INITIALIZER };
+	uint8_t w[100], r[100];
+	uint64_t t;
+	double t0;
+
+	iofake_delay("fdatasync", 500 * 1000);
+	memset(w, 'w', sizeof(w));
+	t = write_at(f, 0, w, sizeof(w));
+	t0 = mono_s();
+	assert_int_equal(pipeline_wait(f, t, PIPELINE_WRITTEN), 0);
+	assert_true(mono_s() - t0 < 0.4);		/* not behind the 500 ms sync */
+	assert_int_equal(backing_read(c, "wr", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(w));		/* but in the backing file already */
+	assert_int_equal(pipeline_wait_async(f, t, 0, flag_cb_fn, &fb), PIPELINE_PENDING);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);	/* durable: after the sync */
+	assert_true(mono_s() - t0 >= 0.45);
+	assert_true(flag_done(&fb));
+	assert_int_equal(pipeline_wait(f, t, PIPELINE_WRITTEN), 0);	/* known now */
+	iofake_delay("fdatasync", 0);
+	pipeline_file_put(f);
+}
+
 /* ---- randomized model check ------------------------------------------------------------- */
 
 #define MODEL_MAX (24 * CS)
@@ -1249,6 +1276,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_group_commit_one_file, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_discard_drops_queued, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_wait_written_before_sync, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_discard_clears_sticky_error, setup,
 						teardown),
