@@ -621,8 +621,8 @@ static void test_req03_fsync_parks_no_worker(void)
 			  "(want < 100 ms)", med * 1e3);
 		FT_ASSERT(worst < 1.0, "slowest stat/ls took %.0f ms while 20 fsyncs pend: a "
 			  "worker waited for a flight", worst * 1e3);
-		ft_ok("%zu stat/ls calls while 20 fsyncs pended: median %.2f ms, max %.1f ms", nlat,
-		      med * 1e3, worst * 1e3);
+		ft_ok("%zu stat/ls calls while 20 fsyncs pended: median %.2f ms, max %.1f ms",
+		      nlat, med * 1e3, worst * 1e3);
 	}
 	for (i = 0; i < NF; i++) {
 		pthread_join(j[i].th, NULL);
@@ -826,7 +826,8 @@ static void test_req09_cp_sees_queued(void)
 	expect_file(P("b"), model, len, "req 9: cp a b inside the mount");
 	got = ft_read_file(outside, &n);
 	FT_ASSERT(n == len && ft_memdiff(got, model, len) < 0, "cp --sparse=always a OUT: %zu "
-		  "bytes, first difference at %lld", n, n == len ? ft_memdiff(got, model, len) : -1);
+		  "bytes, first difference at %lld", n,
+		  n == len ? ft_memdiff(got, model, len) : -1);
 	free(got);
 	ft_ok("req 9: cp --sparse=always of the queued file is byte-identical");
 	expect_file(P("a"), model, len, "req 9: the source is unchanged");
@@ -1096,8 +1097,8 @@ static void test_req24_ordered_stream(void)
 
 			FT_ASSERT(sz == (off_t)size, "op %d (%s at %zu): size %lld, model %zu", i,
 				  what, off, (long long)sz, size);
-			FT_ASSERT(r == (ssize_t)size, "op %d (%s at %zu): O_DIRECT read %zd bytes, "
-				  "model size %zu", i, what, off, r, size);
+			FT_ASSERT(r == (ssize_t)size, "op %d (%s at %zu): O_DIRECT read %zd "
+				  "bytes, model size %zu", i, what, off, r, size);
 			FT_ASSERT(ft_memdiff(got, model, size) < 0, "op %d (%s at %zu): content "
 				  "differs at %lld", i, what, off, ft_memdiff(got, model, size));
 		}
@@ -1190,8 +1191,8 @@ static void test_req25_no_reopen_by_path(void)
 			else if (after && (strstr(line, "pwrite") || strstr(line, "fdatasync(")))
 				io++;
 		}
-		FT_ASSERT(io > 0, "strace shows no write or sync by the daemon after the unlink of "
-			  "%s", names[1]);
+		FT_ASSERT(io > 0, "strace shows no write or sync by the daemon after the unlink "
+			  "of %s", names[1]);
 		ft_ok("req 25: %d backing writes/syncs after the unlink, none reopening by path",
 		      io);
 	}
@@ -1320,12 +1321,14 @@ static void test_req31_read_exact(void)
 			}
 			want = off >= size ? 0 : (len < size - off ? len : size - off);
 			r = pread(direct ? dfd : bfd, got, len, (off_t)off);
-			FT_ASSERT(r == (ssize_t)want, "%s, %s pread(%zu bytes at %zu) of a %zu-byte "
-				  "file returned %zd (%s), expected %zu", state, direct ? "O_DIRECT" :
-				  "buffered", len, off, size, r, r < 0 ? strerror(errno) : "", want);
-			FT_ASSERT(ft_memdiff(got, model + off, want) < 0, "%s, %s pread(%zu at %zu):"
-				  " byte %lld differs", state, direct ? "O_DIRECT" : "buffered", len,
-				  off, ft_memdiff(got, model + off, want));
+			const char *how = direct ? "O_DIRECT" : "buffered";
+
+			FT_ASSERT(r == (ssize_t)want, "%s, %s pread(%zu bytes at %zu) of a "
+				  "%zu-byte file returned %zd (%s), expected %zu", state, how, len,
+				  off, size, r, r < 0 ? strerror(errno) : "", want);
+			FT_ASSERT(ft_memdiff(got, model + off, want) < 0, "%s, %s pread(%zu at "
+				  "%zu): byte %lld differs", state, how, len, off,
+				  ft_memdiff(got, model + off, want));
 		}
 		FT_SYS(close(bfd));
 		FT_SYS(close(dfd));
@@ -1365,6 +1368,7 @@ static void test_req32_attr_sees_queued(void)
 	clock_gettime(CLOCK_REALTIME, &t0);
 	memset(model + 1000 + MiB, 'W', 100);
 	ft_pwrite_all(fd, model + 1000 + MiB, 100, (off_t)(1000 + MiB));
+	memset(model + size, 'Z', 50);		/* what the other process appends */
 	fflush(stdout);
 	pid = fork();
 	FT_ASSERT(pid >= 0, "fork");
@@ -1379,7 +1383,7 @@ static void test_req32_attr_sees_queued(void)
 		if (stat(P("f"), &sb) < 0 || (size_t)sb.st_size != size)
 			_exit(2);
 		afd = open(P("f"), O_WRONLY | O_APPEND);
-		if (afd < 0 || write(afd, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 50) != 50)
+		if (afd < 0 || write(afd, model + size, 50) != 50)
 			_exit(3);
 		if (lseek(afd, 0, SEEK_CUR) != (off_t)(size + 50))
 			_exit(4);
@@ -1390,7 +1394,6 @@ static void test_req32_attr_sees_queued(void)
 		  "(1: statx size/mtime, 2: stat size, 3: O_APPEND write, 4: its offset)",
 		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	ft_ok("req 32: another process saw size %zu and a fresh mtime at once", size);
-	memset(model + size, 'Z', 50);
 	FT_SYS(close(fd));
 	expect_file(P("f"), model, size + 50, "req 32: the O_APPEND write landed after it");
 	ft_remount(&m);
@@ -1509,7 +1512,8 @@ static void test_req34_append_no_overlap(void)
 	}
 	for (p = 0; p < NP; p++) {
 		FT_SYS(waitpid(pid[p], &st, 0));
-		FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "appender %d failed (0x%x)", p, st);
+		FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "appender %d failed (0x%x)", p,
+			  st);
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		f = ft_read_file(P("log"), &n);
@@ -1522,11 +1526,12 @@ static void test_req34_append_no_overlap(void)
 			int rp = f[i] - 'A', seq = atoi((const char *)f + i + 2);
 
 			FT_ASSERT(rp >= 0 && rp < NP, "record at %zu: bad tag '%c'", i, f[i]);
-			FT_ASSERT(seq == seen_next[rp], "record at %zu: process %d seq %d, expected "
-				  "%d (lost, duplicated or reordered)", i, rp, seq, seen_next[rp]);
+			FT_ASSERT(seq == seen_next[rp], "record at %zu: process %d seq %d, "
+				  "expected %d (lost, duplicated or reordered)", i, rp, seq,
+				  seen_next[rp]);
 			record(want, rp, seq);
-			FT_ASSERT(memcmp(f + i, want, 100) == 0, "record at %zu (%d:%d) is torn", i,
-				  rp, seq);
+			FT_ASSERT(memcmp(f + i, want, 100) == 0, "record at %zu (%d:%d) is torn",
+				  i, rp, seq);
 			seen_next[rp]++;
 		}
 		free(f);
@@ -1722,9 +1727,9 @@ static void r35_check_order(struct r35_shared *sh, const uint8_t *f, const char 
 				const struct r35_rec *r = &sh->rec[w][s];
 
 				FT_ASSERT(!(b >= r->first && b < r->first + r->count &&
-					    r->start > win->end), "%s: block %u holds write %" PRIx64
-					  ", but write %d:%d covering it started after that one was "
-					  "acknowledged", part, b, tag, w, s + 1);
+					    r->start > win->end), "%s: block %u holds write "
+					  "%" PRIx64 ", but write %d:%d covering it started after "
+					  "that one was acknowledged", part, b, tag, w, s + 1);
 			}
 	}
 }
@@ -1769,8 +1774,8 @@ static void test_req35_atomic_overlap(void)
 		}
 		for (int w = 0; w < R35_NP; w++) {
 			FT_SYS(waitpid(pid[w], &st, 0));
-			FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "part %s: writer %d failed "
-				  "(0x%x)", files[part], w, st);
+			FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "part %s: writer %d "
+				  "failed (0x%x)", files[part], w, st);
 			atomic_fetch_add_explicit(&sh->writers_done, 1, memory_order_release);
 		}
 		FT_SYS(waitpid(pid[R35_NP], &st, 0));
