@@ -4,13 +4,16 @@
  * machine allows (tests/req/REQUIREMENTS.md maps numbers to functions).
  *
  * DESIGN
- * - Every test mounts its own fresh store (tmpdir/<test>/store, or <disk>/<test> for the
- *   power-loss tests) and unmounts it at the end, insisting that the daemon exits 0; tests
- *   share nothing but the one loop-mounted ext4 disk, created on first use.
+ * - Every test mounts its own fresh store (tmpdir/<test>/store; <disk>/<test> for the
+ *   power-loss and ext4-limit tests; a private tmpfs for requirement 4) and unmounts it at
+ *   the end, insisting that the daemon exits 0; tests share nothing but the one loop-mounted
+ *   ext4 disk, created on first use.
  * - "Slow flusher" is flush_interval_ms=10000 (SLOW); where a flush must be held back while
  *   in flight, test_flush_delay_us widens that window.
  * - Power loss (T3): SIGKILL the daemon, EXT4_IOC_SHUTDOWN with NOLOGFLUSH on the backing
- *   disk, umount, mount (journal replay), mount frozenfs again (fstest's ft_disk_*).
+ *   disk, umount, mount (journal replay), mount frozenfs again (fstest's ft_disk_*). Under the
+ *   slow flusher an unsynced control file must be gone afterwards (power_loss()).
+ * - The daemon is traced by attaching strace -f to its pid, and detached before unmounting.
  * - Reads that must reach the daemon, not the page cache, go through O_DIRECT descriptors
  *   (or vm.drop_caches where the requirement says so); stats that must reach it use statx
  *   with AT_STATX_FORCE_SYNC.
