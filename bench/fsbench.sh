@@ -20,9 +20,17 @@
 #   cp -r small   cp -r of 2000 files of 1 B..16 KiB                      seconds
 #   unaligned     1000 writes at random offsets, 1..10000 B, fsync each  seconds (wbench)
 #
+# With --extra, after the table (one round each, raw and frozenfs in the same run):
+#   fsync latency p50/p99 of 4 KiB write + fdatasync, 1 job and 8 jobs/8 files;
+#   scaling of 4 KiB write + fdatasync IOPS with 1, 2, 4, 8, 16 jobs (one file each);
+#   sequential write 1M conv=fsync at 128 MiB, 1 GiB (and 8 GiB with --big);
+#   CPU seconds per GiB written (dd 1 GiB conv=fsync: dd's user+sys, plus the daemon's);
+#   the daemon's peak RSS (VmHWM) after 8 parallel writers of 256 MiB each, with the pool size.
+#
 # Usage: bench/fsbench.sh [--quick] [--rounds=N] [--size-mb=N] [--seconds=N] [--base=DIR]
 #                         [--frozenfs=PATH] [--wbench=PATH] [--opts=MOUNT_OPTIONS] [--no-fio]
 #   --quick       128 MiB sequential file and 2 s random-write runs (default 1 GiB, 5 s)
+#   --extra       the measurements listed above; --big adds the 8 GiB file
 #   defaults for the binaries: build/fs/frozenfs and build/bench/wbench, then build-it/...
 # Needs root (drop_caches, FUSE). fio is optional (apt-get install fio).
 
@@ -35,6 +43,8 @@ FROZENFS=
 WBENCH=
 OPTS=
 USE_FIO=1
+EXTRA=0
+BIG=0
 HERE=$(cd -- "$(dirname -- "$0")" && pwd)
 TOP=$(dirname -- "$HERE")
 
@@ -49,6 +59,8 @@ for a in "$@"; do
 	--wbench=*) WBENCH=${a#*=} ;;
 	--opts=*) OPTS=${a#*=} ;;
 	--no-fio) USE_FIO=0 ;;
+	--extra) EXTRA=1 ;;
+	--big) BIG=1 ;;
 	-h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "fsbench: unknown argument $a (see --help)" >&2; exit 2 ;;
 	esac
@@ -231,6 +243,63 @@ for i in "${!WORKLOADS[@]}"; do
 	printf '%-42s %6s %12s %12s %8s\n' "$name" "$unit" "$raw" "$fz" "$ratio"
 done
 echo "# ratio: frozenfs/raw for MB/s and IOPS, raw/frozenfs for seconds; 1.00 = as fast as raw"
+
+# --- --extra ---------------------------------------------------------------------------------
+ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }	# daemon user+sys, clock ticks
+if [ "$EXTRA" = 1 ]; then
+	HZ=$(getconf CLK_TCK)
+	echo
+	echo "# extra measurements (one run each; raw and frozenfs back to back)"
+	for j in 1 8; do
+		for target in raw frozenfs; do
+			dir=$RAW
+			[ "$target" = frozenfs ] && dir=$MNT
+			v=$("$WBENCH" randwrite "$dir" --bs=4k --size=16M --jobs=$j --sync=fdatasync \
+				--seconds="$SECS" --lat) || die "latency run on $target failed"
+			rm -f -- "$dir"/wbench.*
+			printf 'fsync latency, %d job(s), %-8s %s\n' "$j" "$target:" "$v"
+		done
+	done
+	printf '\n%-44s %10s %10s %7s\n' "4k write+fdatasync, jobs (one file each)" raw frozenfs ratio
+	for j in 1 2 4 8 16; do
+		a=$(w_wb "$RAW" randwrite "$RAW" --bs=4k --size=16M --jobs=$j --sync=fdatasync --seconds="$SECS")
+		b=$(w_wb "$MNT" randwrite "$MNT" --bs=4k --size=16M --jobs=$j --sync=fdatasync --seconds="$SECS")
+		printf '%-44s %10s %10s %7s\n' "$j jobs, IOPS" "$a" "$b" \
+			"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+	done
+	sizes="128 1024"
+	[ "$BIG" = 1 ] && sizes="$sizes 8192"
+	printf '\n%-44s %10s %10s %7s\n' "seq write 1M conv=fsync, file size" raw frozenfs ratio
+	for mb in $sizes; do
+		a=$(SIZE_MB=$mb w_seqwrite "$RAW") && rm -f -- "$RAW/seq"
+		b=$(SIZE_MB=$mb w_seqwrite "$MNT") && rm -f -- "$MNT/seq"
+		printf '%-44s %10s %10s %7s\n' "$mb MiB, MB/s" "$a" "$b" \
+			"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+	done
+	# CPU per GiB: bash's time gives dd's user+sys; the daemon's comes from /proc/PID/stat.
+	TIMEFORMAT='%U %S'
+	cpu_raw=$( { time dd if=/dev/zero of="$RAW/cpu" bs=1M count=1024 conv=fsync status=none; } 2>&1 |
+		awk '{ print $1 + $2 }')
+	d0=$(ticks)
+	cpu_dd=$( { time dd if=/dev/zero of="$MNT/cpu" bs=1M count=1024 conv=fsync status=none; } 2>&1 |
+		awk '{ print $1 + $2 }')
+	d1=$(ticks)
+	unset TIMEFORMAT
+	rm -f -- "$RAW/cpu" "$MNT/cpu"
+	echo
+	echo "$cpu_raw $cpu_dd $d0 $d1 $HZ" | awk '{ d = ($4 - $3) / $5;
+		printf "CPU seconds per GiB written (dd 1 GiB conv=fsync): raw %.2f, frozenfs %.2f (dd %.2f + daemon %.2f)\n", $1, $2 + d, $2, d }'
+	# Peak RSS with 8 parallel writers.
+	pids=
+	for k in $(seq 1 8); do
+		dd if=/dev/zero of="$MNT/rss$k" bs=1M count=256 status=none &
+		pids="$pids $!"
+	done
+	wait $pids	# not a bare wait: the daemon is a background job too
+	rm -f -- "$MNT"/rss*
+	pool=$(echo ",$OPTS," | sed -n 's/.*,pool_mb=\([0-9]*\),.*/\1/p')
+	echo "daemon peak RSS (VmHWM) after 8 writers of 256 MiB: $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$DPID/status"), pool ${pool:-64} MiB (target: pool + 32 MiB)"
+fi
 
 fusermount3 -u "$MNT" || die "fusermount3 -u failed"
 wait "$DPID" && rc=0 || rc=$?

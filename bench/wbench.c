@@ -6,11 +6,13 @@
  *
  * Modes (DIR is the directory the files go in; each prints one "name=value" line):
  *
- *   wbench randwrite DIR [--bs=4096] [--size=64M] [--jobs=1] [--shared] [--sync=none|fdatasync]
+ *   wbench randwrite DIR [--bs=4096] [--size=64M] [--jobs=1] [--shared] [--lat]
+ *                        [--sync=none|fdatasync]
  *                        [--seconds=5]
  *       Random block-aligned writes from JOBS threads, each into its own file (or all into one
  *       file with --shared), each write followed by fdatasync if --sync=fdatasync. Files are
- *       laid out (written in full, fsynced) before the clock starts. Prints iops=N (total).
+ *       laid out (written in full, fsynced) before the clock starts. Prints iops=N (total);
+ *       with --lat, "iops=N p50_us=N p99_us=N" (latency of one write plus its fdatasync).
  *
  *   wbench seqwrite DIR [--bs=128K] [--size=256M] [--fsync-every=32]
  *       Sequential writes of BS into a new file, fsync every N writes and at the end.
@@ -37,7 +39,7 @@
 
 static const char *dir;
 static size_t bs = 4096, size = 64u << 20;
-static int jobs = 1, shared, dosync, fsync_every = 32;
+static int jobs = 1, shared, dosync, fsync_every = 32, lat;
 static double seconds = 5;
 static long count = 1000, maxlen = 10000;
 static uint64_t seed = 12345;
@@ -124,12 +126,15 @@ static int layout(const char *name, size_t len)
 	return fd;
 }
 
+#define LAT_MAX (1 << 20)	/* latency samples kept per job */
+
 struct job {
 	pthread_t th;
 	int fd;
 	uint64_t rng;
 	long ops;
 	double stop;
+	float *lat;		/* --lat: microseconds per operation, the first LAT_MAX */
 };
 
 static void *randwrite_job(void *arg)
@@ -147,16 +152,26 @@ static void *randwrite_job(void *arg)
 		/* Check the clock every 16 writes: cheap enough, exact enough. */
 		for (k = 0; k < 16; k++) {
 			off_t off = (off_t)(xrand(&j->rng) % nblocks) * bs;
+			double t = j->lat ? now() : 0;
 
 			buf[0] = (char)j->ops;
 			pwrite_all(j->fd, buf, bs, off);
 			if (dosync && fdatasync(j->fd) < 0)
 				die("fdatasync");
+			if (j->lat && j->ops < LAT_MAX)
+				j->lat[j->ops] = (float)((now() - t) * 1e6);
 			j->ops++;
 		}
 	}
 	free(buf);
 	return NULL;
+}
+
+static int fcmp(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int randwrite(void)
@@ -175,6 +190,9 @@ static int randwrite(void)
 		j[i].fd = shared ? sfd : layout(name, size);
 		j[i].rng = seed + 1000003u * (i + 1);
 		j[i].ops = 0;
+		j[i].lat = lat ? malloc(LAT_MAX * sizeof(float)) : NULL;
+		if (lat && !j[i].lat)
+			die("malloc");
 	}
 	t0 = now();
 	for (i = 0; i < jobs; i++) {
@@ -192,7 +210,26 @@ static int randwrite(void)
 			close(j[i].fd);
 	if (shared)
 		close(sfd);
-	printf("iops=%.0f\n", total / (t1 - t0));
+	if (!lat) {
+		printf("iops=%.0f\n", total / (t1 - t0));
+		return 0;
+	}
+	float *all = malloc((size_t)jobs * LAT_MAX * sizeof(float));
+	size_t n = 0;
+
+	if (!all)
+		die("malloc");
+	for (i = 0; i < jobs; i++) {
+		long k = j[i].ops < LAT_MAX ? j[i].ops : LAT_MAX;
+
+		memcpy(all + n, j[i].lat, (size_t)k * sizeof(float));
+		n += (size_t)k;
+		free(j[i].lat);
+	}
+	qsort(all, n, sizeof(float), fcmp);
+	printf("iops=%.0f p50_us=%.0f p99_us=%.0f\n", total / (t1 - t0),
+	       n ? all[n / 2] : 0.0, n ? all[n * 99 / 100] : 0.0);
+	free(all);
 	return 0;
 }
 
@@ -260,7 +297,7 @@ static int unaligned(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: wbench randwrite|seqwrite|unaligned DIR [--bs=N] [--size=N] "
-		"[--jobs=N] [--shared] [--sync=none|fdatasync] [--seconds=N] [--fsync-every=N] "
+		"[--jobs=N] [--shared] [--lat] [--sync=none|fdatasync] [--seconds=N] [--fsync-every=N] "
 		"[--count=N] [--max=N] [--seed=N]\n");
 	exit(2);
 }
@@ -285,6 +322,8 @@ int main(int argc, char **argv)
 			jobs = atoi(a + 7);
 		else if (!strcmp(a, "--shared"))
 			shared = 1;
+		else if (!strcmp(a, "--lat"))
+			lat = 1;
 		else if (!strcmp(a, "--sync=fdatasync"))
 			dosync = 1;
 		else if (!strcmp(a, "--sync=none"))
