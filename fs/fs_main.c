@@ -15,6 +15,10 @@
  *   5. pipeline_stop() writes and syncs everything still queued (plain FUSE mounts get no
  *      DESTROY and umount does not wait for us: DURABILITY.md fact 3). Exit 0 only if every
  *      file is durable; otherwise log each failed file and exit 1 (section 3 item 6).
+ *
+ * Test hook, not in --help: env FROZENFS_CRASH_AT=<op>:<n>[:before|after] kills the daemon
+ * with SIGKILL at its n-th backing call of that kind (fs_crash.h); a bad value is refused
+ * in step 1 like a bad option.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +34,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "fs_crash.h"
 
 #define FS_POOL_MB_DEFAULT	64
 #define FS_FLUSH_MS_DEFAULT	1000
@@ -468,6 +473,8 @@ int main(int argc, char *argv[])
 	}
 	if (validate(&raw, &fs.opts) < 0)
 		goto out;
+	if (fs_crash_parse(getenv(FS_CRASH_ENV)) < 0)
+		goto out;
 	backing = check_dir("backing directory", raw.args[0]);
 	if (!backing)
 		goto out;
@@ -503,6 +510,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, why[0] ? why : strerror(-rc));
 		goto out;
 	}
+	/* From here on every backing call may be a FROZENFS_CRASH_AT crash point. */
+	fs.io = fs_crash_wrap(fs.io);
 	fs.chunk_size = store_superblock(fs.store)->chunk_size;
 	fs_map_init(&fs.map, fs.chunk_size);
 	fs.as_root = geteuid() == 0;
