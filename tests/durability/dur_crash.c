@@ -115,7 +115,7 @@ static const struct {
 
 struct name_state {
 	int cur;
-	int allowed[64];
+	int allowed[MAX_OPS + 2];	/* each operation adds at most one binding */
 	int nallowed;
 };
 
@@ -903,7 +903,7 @@ static void check(const struct snap *s)
 	int n, k, ok, par;
 
 	check_listing(-1);
-	for (n = N_D0; n <= N_D1; n++)
+	for (n = N_D0; n <= N_E; n++)
 		if (s->e[n].type == B_DIR)
 			check_listing(n);
 	for (n = 0; n < NNAMES; n++) {
@@ -1164,9 +1164,15 @@ static void cycle(int c)
 	logop("daemon killed after %d operations (%s)", ops,
 	      spec[0] && dead ? "at the crash point" : k.fired ? "by the timer" :
 	      "at the end of the workload");
+	/* Requirement 21: once the daemon is gone, no fsync may claim success. */
 	for (i = 1; i <= nfiles; i++) {
-		if (files[i]->fd >= 0)
-			close(files[i]->fd);
+		if (files[i]->fd < 0)
+			continue;
+		errno = 0;
+		if (fsync(files[i]->fd) == 0 || (errno != ENOTCONN && errno != ECONNABORTED))
+			violation("requirement 21: fsync of file tag %u after the crash returned "
+				  "%s", files[i]->tag, errno ? strerror(errno) : "0");
+		close(files[i]->fd);
 		files[i]->fd = -1;
 	}
 	if (t3) {
