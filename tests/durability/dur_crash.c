@@ -154,7 +154,8 @@ static int noplog;
 
 static struct {
 	long cycles, crashed_at_point, random_kills, end_kills;
-	long acks, acks_checked, bytes, names_checked, violations;
+	long acks, acks_checked, bytes, names_checked, violations, eio_on_death;
+	long loop_waits;
 } tot;
 static long cycle_acks;
 
@@ -358,13 +359,39 @@ static const char *mpath(int n)
 	return ft_path(&m, names[n].path);
 }
 
-/* A failed call: the daemon died (ENOTCONN, ECONNABORTED), or the test fails. */
+/* Has the daemon exited (within @wait seconds)? Does not reap it: ft_kill() does. */
+static int daemon_exited(double wait)
+{
+	double t0 = ft_now();
+	siginfo_t si;
+
+	do {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)m.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == m.pid)
+			return 1;
+		usleep(10000);
+	} while (ft_now() - t0 < wait);
+	return 0;
+}
+
+/*
+ * A failed call: the daemon died (ENOTCONN, ECONNABORTED), or the test fails. EIO counts as
+ * the daemon's death only if it is dead: when a daemon thread is killed while copying a
+ * reply into /dev/fuse, the kernel fails that request with EIO (fuse_dev_do_write), and an
+ * O_DIRECT-style write that got a partial answer reports EIO too (fuse_get_res_by_io).
+ */
 static int failed(const char *what, int n)
 {
 	int e = errno;
 
 	if (e == ENOTCONN || e == ECONNABORTED) {
 		logop("  -> %s: %s (daemon gone)", what, strerror(e));
+		return DEAD;
+	}
+	if (e == EIO && daemon_exited(2.0)) {
+		logop("  -> %s: %s (the daemon died during the call)", what, strerror(e));
+		tot.eio_on_death++;
 		return DEAD;
 	}
 	ft_fail("cycle %d: %s %s: unexpected %s (%d)", cur_cycle, what,
@@ -1060,6 +1087,79 @@ static void new_store(int series)
 	model_reset();
 }
 
+/* The device (/dev/loopN) mounted on @dir, from mountinfo; "" if none. */
+static void mount_source(const char *dir, char *dev, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192], mpt[PATH_MAX], src[PATH_MAX];
+	char *dash;
+
+	dev[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		dash = strstr(line, " - ");
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mpt) == 1 && strcmp(mpt, dir) == 0 &&
+		    dash && sscanf(dash + 3, "%*s %4095s", src) == 1)
+			snprintf(dev, len, "%s", src);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Is the loop device @dev (/dev/loopN) still bound to our image? */
+static int loop_bound(const char *dev)
+{
+	char path[PATH_MAX], back[PATH_MAX];
+	const char *base = strrchr(dev, '/');
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", base ? base + 1 : dev);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(back, 1, sizeof(back) - 1, f);
+	fclose(f);
+	back[n] = 0;
+	if (n && back[n - 1] == '\n')
+		back[n - 1] = 0;
+	return strcmp(back, disk.img) == 0;
+}
+
+/*
+ * T3: EXT4_IOC_SHUTDOWN (NOLOGFLUSH), umount, mount. The loop device of the old mount must
+ * be gone first: `mount -o loop` reuses a device still bound to the same image, and with it
+ * the old, shut-down superblock if anything still pins it (a mount namespace cloned by some
+ * other process meanwhile, or the kernel's deferred autoclear), so every open would fail with
+ * EIO. Then the superblock file must be readable through the new mount.
+ */
+static void power_cut(void)
+{
+	char dev[PATH_MAX], sb[PATH_MAX + 16], buf[64];
+	double t0;
+	int fd;
+
+	mount_source(disk.dir, dev, sizeof(dev));
+	ft_disk_shutdown(&disk);
+	t0 = ft_now();
+	if (dev[0] && loop_bound(dev)) {
+		tot.loop_waits++;
+		while (loop_bound(dev)) {
+			if (ft_now() - t0 > 20)
+				ft_fail("%s is still bound to %s 20 s after unmounting it: something "
+					"else holds the filesystem (another mount namespace?)", dev,
+					disk.img);
+			usleep(10000);
+		}
+	}
+	ft_disk_mount(&disk);
+	snprintf(sb, sizeof(sb), "%s/.frozenfs", store);
+	fd = open(sb, O_RDONLY);
+	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0)
+		ft_fail("after the power cut, %s is unreadable on the backing filesystem: %s",
+			sb, strerror(errno));
+	close(fd);
+}
+
 static void sync_store(void)
 {
 	int fd = FT_SYS(open(store, O_RDONLY | O_DIRECTORY));
@@ -1175,10 +1275,8 @@ static void cycle(int c)
 		close(files[i]->fd);
 		files[i]->fd = -1;
 	}
-	if (t3) {
-		ft_disk_shutdown(&disk);
-		ft_disk_mount(&disk);
-	}
+	if (t3)
+		power_cut();
 
 	ft_mount(&m, store, mp, "flush_interval_ms=50");
 	snapshot(&pending);
@@ -1277,6 +1375,8 @@ int main(int argc, char **argv)
 	       "%ld names checked, %ld bytes verified, %ld violations, %.1f s\n", tot.cycles,
 	       tot.crashed_at_point, tot.random_kills, tot.end_kills, tot.acks_checked,
 	       tot.names_checked, tot.bytes, tot.violations, ft_now() - t0);
+	printf("# calls that failed with EIO as the daemon died: %ld; power cuts that waited "
+	       "for the old loop device to go: %ld\n", tot.eio_on_death, tot.loop_waits);
 	if (tot.violations)
 		ft_fail("%ld durability violations in %ld cycles (seed %" PRIu64 ")",
 			tot.violations, tot.cycles, base_seed);
