@@ -158,6 +158,7 @@ static struct {
 	long loop_waits;
 } tot;
 static long cycle_acks;
+static char eio_call[64];	/* for the cycle's summary line */
 
 static void logop(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logop(const char *fmt, ...)
@@ -391,6 +392,7 @@ static int failed(const char *what, int n)
 	}
 	if (e == EIO && daemon_exited(2.0)) {
 		logop("  -> %s: %s (the daemon died during the call)", what, strerror(e));
+		snprintf(eio_call, sizeof(eio_call), ", %s failed with EIO", what);
 		tot.eio_on_death++;
 		return DEAD;
 	}
@@ -1285,9 +1287,11 @@ static void cycle(int c)
 	have_pending = 1;
 	tot.cycles++;
 	tot.acks_checked += cycle_acks;
-	printf("# cycle %d: %s: %d ops, %ld acks, %s; %.2f s (workload %.2f s)\n", c, cur_desc,
-	       ops, cycle_acks, spec[0] && dead ? "died at the crash point" : k.fired ?
-	       "killed by the timer" : "killed after the workload", ft_now() - t0, t1 - t0);
+	printf("# cycle %d: %s: %d ops, %ld acks, %s%s; %.2f s (workload %.2f s)\n", c,
+	       cur_desc, ops, cycle_acks, spec[0] && dead ? "died at the crash point" :
+	       k.fired ? "killed by the timer" : "killed after the workload", eio_call,
+	       ft_now() - t0, t1 - t0);
+	eio_call[0] = 0;
 }
 
 /* The disk first: it is mounted on the tmpfs that holds its image. Lazy: a daemon may
