@@ -130,7 +130,7 @@ struct mfile {
 	uint32_t tag;		/* unique over the run, in every record */
 	ino_t ino;		/* 0: unknown (created by a call that did not return) */
 	int fd;			/* O_RDWR on the crash mount, or -1 */
-	struct version v[MAX_OPS + 2];	/* v[0] acknowledged (or baseline), v[nv-1] current */
+	struct version v[MAX_OPS + 2];	/* v[0] acknowledged or baseline, v[nv-1] now */
 	int nv;
 };
 
@@ -908,8 +908,9 @@ static int content_ok(const struct mfile *f, const uint8_t *d, size_t len, char 
 				memcpy(&seq, d + u + 4, 4);
 				memcpy(&off, d + u + 8, 8);
 				if ((tag & 0xFF000000u) == 0xA5000000u)
-					snprintf(rec, sizeof(rec), "a record of file tag %u, seq %u, "
-						 "offset %" PRIu64, tag ^ 0xA5000000u, seq, off);
+					snprintf(rec, sizeof(rec), "a record of file tag %u, "
+						 "seq %u, offset %" PRIu64, tag ^ 0xA5000000u,
+						 seq, off);
 				else
 					snprintf(rec, sizeof(rec), "no record");
 			}
@@ -968,13 +969,14 @@ static void check(const struct snap *s)
 			if (content_ok(files[fi], e->data, e->len, why, sizeof(why)))
 				ok = 1;
 			else if (!first[0])
-				snprintf(first, sizeof(first), "file tag %u: %.480s", files[fi]->tag,
-					 why);
+				snprintf(first, sizeof(first), "file tag %u: %.480s",
+					 files[fi]->tag, why);
 		}
 		if (ok) {
 			tot.bytes += (long)e->len;
 		} else if (first[0]) {
-			violation("%s (inode %lu): %s", names[n].path, (unsigned long)e->ino, first);
+			violation("%s (inode %lu): %s", names[n].path, (unsigned long)e->ino,
+				  first);
 		} else {
 			violation("rule 3/6: %s is inode %lu, none of the inodes the model "
 				  "allows for it", names[n].path, (unsigned long)e->ino);
@@ -1147,9 +1149,9 @@ static void power_cut(void)
 		tot.loop_waits++;
 		while (loop_bound(dev)) {
 			if (ft_now() - t0 > 20)
-				ft_fail("%s is still bound to %s 20 s after unmounting it: something "
-					"else holds the filesystem (another mount namespace?)", dev,
-					disk.img);
+				ft_fail("%s is still bound to %s 20 s after unmounting it: "
+					"something else holds the filesystem (another mount "
+					"namespace?)", dev, disk.img);
 			usleep(10000);
 		}
 	}
