@@ -34,10 +34,10 @@
  * expected: any other errno fails the test at once.
  *
  * Cycle. Mount with FROZENFS_CRASH_AT=<kind>:<n>[:before|after] (kinds and n cycle
- * deterministically, before and after alternate) or, for one kind in twelve, without it and
+ * deterministically, before and after alternate) or, for one kind in 14, without it and
  * a thread sends SIGKILL at a random time. The seeded workload (write, append, overwrite,
  * truncate up and down by ftruncate, truncate(2) and O_TRUNC, fallocate mode 0 and KEEP_SIZE,
- * create, rename, also over an existing target and across directories, unlink, mkdir, rmdir,
+ * create, symlink, mknod of a FIFO, rename, also over an existing target and across directories, unlink, mkdir, rmdir,
  * link, fsync and fdatasync, also through a new O_RDONLY descriptor, fsync of directories,
  * O_DSYNC and O_SYNC writes; offsets and sizes biased to 4 KiB boundaries, chunk size 4 KiB
  * or 16 KiB) runs until a call fails with ENOTCONN or ECONNABORTED, or for at most MAX_OPS
@@ -54,8 +54,8 @@
  * backing page cache survives the crash, so t2 tests recovery and that nothing is
  * acknowledged before frozenfs handed it to the backing FS; t3 tests durability. Limits:
  * ext4 commits its whole journal on any fsync, so a missing directory fsync in frozenfs
- * rarely loses a name here (T1 is the tool for that); openat, symlinkat and mknodat are
- * accepted by FROZENFS_CRASH_AT but the workload makes none of them through fs->io.
+ * rarely loses a name here (T1 is the tool for that); FROZENFS_CRASH_AT accepts openat, but
+ * fs/ creates files with a plain openat(2), so the workload makes none through fs->io.
  *
  * Environment: FROZENFS_CRASH_CYCLES (t2, default 200), FROZENFS_POWERLOSS_CYCLES (t3,
  * default 50), FROZENFS_CRASH_SEED (default 1), FROZENFS_CRASH_FROM (first cycle to run,
@@ -112,6 +112,9 @@ static const struct {
 
 #define B_NONE	0	/* binding: absent */
 #define B_DIR	(-1)	/* binding: a directory; > 0: model file index */
+#define B_SYM	(-2)	/* binding: a symbolic link to SYM_TARGET */
+#define B_FIFO	(-3)	/* binding: a FIFO (mknod) */
+#define SYM_TARGET	"frozenfs-crash-target"
 
 struct name_state {
 	int cur;
@@ -400,6 +403,7 @@ static int failed(const char *what, int n)
 		n >= 0 ? names[n].path : "", strerror(e), e);
 }
 
+/* A random name: @want_file 1 bound to a regular file, 2 also to a symlink or FIFO. */
 static int pick_name(int want_file, int want_absent)
 {
 	int cand[NNAMES], nc = 0, n;
@@ -409,7 +413,8 @@ static int pick_name(int want_file, int want_absent)
 
 		if (par >= 0 && nm[par].cur != B_DIR)
 			continue;
-		if (want_file && nm[n].cur > 0)
+		if ((want_file && nm[n].cur > 0) ||
+		    (want_file == 2 && (nm[n].cur == B_SYM || nm[n].cur == B_FIFO)))
 			cand[nc++] = n;
 		if (want_absent && nm[n].cur == B_NONE)
 			cand[nc++] = n;
@@ -603,6 +608,26 @@ static int do_mkdir(int n)
 	return r;
 }
 
+static int do_symlink(int n)
+{
+	int r;
+
+	logop("symlink %s", names[n].path);
+	r = symlink(SYM_TARGET, mpath(n)) < 0 ? failed("symlink", n) : ALIVE;
+	bind(n, B_SYM);
+	return r;
+}
+
+static int do_mkfifo(int n)
+{
+	int r;
+
+	logop("mknod %s (FIFO)", names[n].path);
+	r = mknod(mpath(n), S_IFIFO | 0644, 0) < 0 ? failed("mknod", n) : ALIVE;
+	bind(n, B_FIFO);
+	return r;
+}
+
 static int do_rmdir(int n)
 {
 	int r;
@@ -741,9 +766,11 @@ static int step(void)
 			off = rnd_off(FMAX - 1);
 			len = rnd_len(FMAX - off);
 			return do_fallocate(n, rnd(3) ? 0 : FALLOC_FL_KEEP_SIZE, off, len);
-		} else if (w < 49) {		/* create */
+		} else if (w < 49) {		/* create, sometimes a symlink or a FIFO */
 			if ((n = pick_name(0, 1)) < 0)
 				continue;
+			if (w >= 47)
+				return rnd(2) ? do_symlink(n) : do_mkfifo(n);
 			return do_create(n);
 		} else if (w < 56) {		/* rename, maybe over an existing file */
 			if ((n = pick_name(1, 0)) < 0)
@@ -753,7 +780,7 @@ static int step(void)
 				continue;	/* two links to one inode: rename is a no-op */
 			return do_rename(n, d);
 		} else if (w < 61) {		/* unlink */
-			if ((n = pick_name(1, 0)) < 0)
+			if ((n = pick_name(2, 0)) < 0)
 				continue;
 			return do_unlink(n);
 		} else if (w < 64) {		/* link */
@@ -863,6 +890,16 @@ static void snapshot(struct snap *s)
 		e->ino = st.st_ino;
 		if (S_ISDIR(st.st_mode)) {
 			e->type = B_DIR;
+		} else if (S_ISLNK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+			char target[64];
+			ssize_t tl;
+
+			e->type = S_ISLNK(st.st_mode) ? B_SYM : B_FIFO;
+			if (e->type == B_SYM &&
+			    ((tl = readlink(mpath(n), target, sizeof(target))) !=
+			     (ssize_t)strlen(SYM_TARGET) || memcmp(target, SYM_TARGET, (size_t)tl)))
+				violation("rule 4: symlink %s does not point to %s", names[n].path,
+					  SYM_TARGET);
 		} else if (S_ISREG(st.st_mode)) {
 			e->type = 1;
 			e->data = ft_read_file(mpath(n), &e->len);
@@ -957,6 +994,13 @@ static void check(const struct snap *s)
 					  nm[n].allowed[0] > 0 ? files[nm[n].allowed[0]]->tag : 0);
 			continue;
 		}
+		if (e->type == B_SYM || e->type == B_FIFO) {
+			if (!allowed(n, e->type))
+				violation("rule 3/6: %s is a %s, which the model does not allow "
+					  "there", names[n].path, e->type == B_SYM ? "symlink" :
+					  "FIFO");
+			continue;
+		}
 		if (e->type != 1)
 			continue;	/* reported by snapshot() */
 		ok = 0;
@@ -1009,8 +1053,8 @@ static void model_from_snap(const struct snap *s)
 	for (n = 0; n < NNAMES; n++) {
 		const struct snap_ent *e = &s->e[n];
 
-		if (e->type == B_DIR) {
-			bind(n, B_DIR);
+		if (e->type == B_DIR || e->type == B_SYM || e->type == B_FIFO) {
+			bind(n, e->type);
 		} else if (e->type == 1) {
 			for (k = 0; k < n; k++)
 				if (s->e[k].type == 1 && s->e[k].ino == e->ino)
@@ -1029,7 +1073,8 @@ static const struct {
 } kinds[] = {
 	{ "pwritev", 40 }, { "fdatasync", 20 }, { "fsync", 24 }, { "ftruncate", 16 },
 	{ "fallocate", 48 }, { "futimens", 24 }, { "renameat2", 12 }, { "unlinkat", 12 },
-	{ "mkdirat", 5 }, { "linkat", 6 }, { "any", 200 }, { NULL, 0 },
+	{ "mkdirat", 5 }, { "linkat", 6 }, { "symlinkat", 3 }, { "mknodat", 2 },
+	{ "any", 200 }, { NULL, 0 },
 };
 #define NKINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
 
