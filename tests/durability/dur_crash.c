@@ -34,21 +34,22 @@
  * expected: any other errno fails the test at once.
  *
  * Cycle. Mount with FROZENFS_CRASH_AT=<kind>:<n>[:before|after] (kinds and n cycle
- * deterministically, before and after alternate) or, for one kind in 14, without it and
- * a thread sends SIGKILL at a random time. The seeded workload (write, append, overwrite,
+ * deterministically, before and after alternate) or, for one kind in 14, without it and a
+ * thread sends SIGKILL at a random time. The seeded workload (write, append, overwrite,
  * truncate up and down by ftruncate, truncate(2) and O_TRUNC, fallocate mode 0 and KEEP_SIZE,
- * create, symlink, mknod of a FIFO, rename, also over an existing target and across directories, unlink, mkdir, rmdir,
- * link, fsync and fdatasync, also through a new O_RDONLY descriptor, fsync of directories,
- * O_DSYNC and O_SYNC writes; offsets and sizes biased to 4 KiB boundaries, chunk size 4 KiB
- * or 16 KiB) runs until a call fails with ENOTCONN or ECONNABORTED, or for at most MAX_OPS
- * operations, after which the daemon is SIGKILLed anyway. Then: reap it and lazily unmount
- * (ft_kill); in t3 mode also cut the power of the backing ext4 (EXT4_IOC_SHUTDOWN with
- * NOLOGFLUSH, umount, mount: journal replay); mount the same store, snapshot the tree and
- * check it against the model; unmount (the daemon must exit 0). The next mount, which is
- * the next cycle's crash mount (or a mount of its own after a store's last cycle), must show
- * the same tree, byte for byte and inode for inode (rule 1); the backing store is then
- * syncfs'd so that tree is the durable baseline of the next model. Every SERIES cycles the
- * store is new. Mount options rotate: flush interval 10 ms, 50 ms or 1 s, and direct_io.
+ * create, symlink, mknod of a FIFO, rename, also over an existing target and across
+ * directories, unlink, mkdir, rmdir, link, fsync and fdatasync, also through a new O_RDONLY
+ * descriptor, fsync of directories, O_DSYNC and O_SYNC writes; offsets and sizes biased to
+ * 4 KiB boundaries, chunk size 4 KiB or 16 KiB) runs until a call fails with ENOTCONN or
+ * ECONNABORTED, or for at most MAX_OPS operations, after which the daemon is SIGKILLed anyway.
+ * Then: reap it and lazily unmount (ft_kill); in t3 mode also cut the power of the backing ext4
+ * (EXT4_IOC_SHUTDOWN with NOLOGFLUSH, umount, mount: journal replay); mount the same store,
+ * snapshot the tree and check it against the model; unmount (the daemon must exit 0). The next
+ * mount, which is the next cycle's crash mount (or a mount of its own after a store's last
+ * cycle), must show the same tree, byte for byte and inode for inode (rule 1); the backing
+ * store is then syncfs'd so that tree is the durable baseline of the next model. Every SERIES
+ * cycles the store is new. Mount options rotate: flush interval 10 ms, 50 ms or 1 s, and
+ * direct_io.
  *
  * Both modes keep their stores on one ext4 image, made once, on a private tmpfs. In t2 the
  * backing page cache survives the crash, so t2 tests recovery and that nothing is
@@ -897,7 +898,8 @@ static void snapshot(struct snap *s)
 			e->type = S_ISLNK(st.st_mode) ? B_SYM : B_FIFO;
 			if (e->type == B_SYM &&
 			    ((tl = readlink(mpath(n), target, sizeof(target))) !=
-			     (ssize_t)strlen(SYM_TARGET) || memcmp(target, SYM_TARGET, (size_t)tl)))
+			     (ssize_t)strlen(SYM_TARGET) ||
+			     memcmp(target, SYM_TARGET, (size_t)tl) != 0))
 				violation("rule 4: symlink %s does not point to %s", names[n].path,
 					  SYM_TARGET);
 		} else if (S_ISREG(st.st_mode)) {
