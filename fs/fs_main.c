@@ -15,6 +15,10 @@
  *   5. pipeline_stop() writes and syncs everything still queued (plain FUSE mounts get no
  *      DESTROY and umount does not wait for us: DURABILITY.md fact 3). Exit 0 only if every
  *      file is durable; otherwise log each failed file and exit 1 (section 3 item 6).
+ *
+ * Test hook, not in --help: env FROZENFS_CRASH_AT=<op>:<n>[:before|after] kills the daemon
+ * with SIGKILL at its n-th backing call of that kind (fs_crash.h); a bad value is refused
+ * in step 1 like a bad option.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,7 @@
 
 #include "fs.h"
 #include "fs_chan.h"
+#include "fs_crash.h"
 
 #define FS_POOL_MB_DEFAULT	64
 #define FS_FLUSH_MS_DEFAULT	1000
@@ -501,6 +506,8 @@ int main(int argc, char *argv[])
 		goto out;
 	log_level = fs.opts.log_level;
 	log_fuse_debug = fs.opts.debug;
+	if (fs_crash_parse(getenv(FS_CRASH_ENV)) < 0)
+		goto out;
 	backing = check_dir("backing directory", raw.args[0]);
 	if (!backing)
 		goto out;
@@ -537,6 +544,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, why[0] ? why : strerror(-rc));
 		goto out;
 	}
+	/* From here on every backing call may be a FROZENFS_CRASH_AT crash point. */
+	fs.io = fs_crash_wrap(fs.io);
 	fs.chunk_size = store_superblock(fs.store)->chunk_size;
 	fs_map_init(&fs.map, fs.chunk_size);
 	fs.as_root = geteuid() == 0;
