@@ -47,9 +47,9 @@
 #include "err.h"
 #include "store.h"
 
-#define STORE_SB_TMP	".frozenfs.tmp"
 #define STORE_MAGIC	"FROZENFS"
 #define SB_CRC_OFF	60
+#define SB_OPEN_FLAGS	(O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
 
 struct store {
 	const struct chunk_io *io;	/* immutable */
@@ -443,13 +443,17 @@ int store_open(const struct chunk_io *io, const char *dirpath, uint32_t chunk_si
 		goto fail;
 	}
 
-	rc = io->openat(s->dirfd, STORE_SB_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	/*
+	 * O_NONBLOCK: a FIFO named .frozenfs would otherwise block open() until a writer
+	 * appears (it is refused below as "not a regular file"); on a regular file it is a no-op.
+	 */
+	rc = io->openat(s->dirfd, STORE_SB_NAME, SB_OPEN_FLAGS, 0);
 	if (rc == -ENOENT) {
 		rc = create_sb(io, s->dirfd, dirpath, chunk_size, why, whylen);
 		if (rc < 0)
 			goto fail;
 		made = true;
-		rc = io->openat(s->dirfd, STORE_SB_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+		rc = io->openat(s->dirfd, STORE_SB_NAME, SB_OPEN_FLAGS, 0);
 	}
 	if (rc < 0) {
 		fail(err_set(rc, "openat", STORE_SB_NAME), why, whylen,
@@ -525,7 +529,7 @@ int store_mkfs(const struct chunk_io *io, const char *dirpath, uint32_t chunk_si
 	if (dirfd < 0)
 		return dirfd;
 	/* An existing superblock, even a corrupt one, is never replaced. */
-	fd = io->openat(dirfd, STORE_SB_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	fd = io->openat(dirfd, STORE_SB_NAME, SB_OPEN_FLAGS, 0);
 	if (fd >= 0) {
 		io->close(fd);
 		rc = fail(err_set(-EEXIST, "store_mkfs", STORE_SB_NAME), why, whylen,

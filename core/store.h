@@ -26,6 +26,8 @@
 #include "chunk.h"
 
 #define STORE_SB_NAME	".frozenfs"
+/* Where a new superblock is written before it is renamed to STORE_SB_NAME. */
+#define STORE_SB_TMP	".frozenfs.tmp"
 #define STORE_SB_SIZE	64
 #define STORE_VERSION	1
 

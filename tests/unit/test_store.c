@@ -437,6 +437,23 @@ static void test_store_leftover_temp_file_blocks_creation(void **state)
 	assert_int_equal(read_file(f, ".frozenfs.tmp", buf, sizeof(buf)), 4);
 }
 
+/* A FIFO named .frozenfs is refused at once: opening it must not wait for a writer. */
+static void test_store_fifo_superblock_refused_without_blocking(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX];
+	struct store *s;
+
+	path_of(f, STORE_SB_NAME, p);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	alarm(10);	/* a regression hangs in open(): turn it into a failure */
+	assert_int_equal(store_open(NULL, f->dir, 0, &s, f->why, sizeof(f->why), NULL),
+			 -EINVAL);
+	assert_string_equal(f->why, "corrupt superblock: not a regular file");
+	assert_int_equal(store_mkfs(NULL, f->dir, 0, f->why, sizeof(f->why)), -EEXIST);
+	alarm(0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -454,6 +471,7 @@ int main(void)
 		T(test_store_mkfs_then_open),
 		T(test_store_failed_creation_leaves_nothing),
 		T(test_store_leftover_temp_file_blocks_creation),
+		T(test_store_fifo_superblock_refused_without_blocking),
 	};
 #undef T
 
