@@ -22,37 +22,13 @@
 #include <sys/types.h>
 
 #include "fs_map.h"
+#include "fs_opts.h"
 #include "pipeline.h"
 #include "store.h"
 
 #ifndef FROZENFS_VERSION
 #define FROZENFS_VERSION "unknown"
 #endif
-
-#define FS_ERRORS_REMOUNT_RO	0
-#define FS_ERRORS_CONTINUE	1
-
-/* Values taken from the command line; immutable once the session runs. */
-struct fs_opts {
-	const char *backing;		/* BACKING_DIR as given (realpath'd) */
-	const char *mountpoint;		/* MOUNTPOINT (realpath'd) */
-	size_t chunk_size;		/* only used when the store is created */
-	unsigned flush_interval_ms;
-	unsigned pool_mb;
-	unsigned sync_threads;		/* 0: pipeline default */
-	int sync_threads_set;
-	int errors;			/* FS_ERRORS_* */
-	int log_level;			/* LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG */
-	int ro;				/* -o ro: refuse mutations (the kernel does too) */
-	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
-	int allow_other;
-	int default_permissions;
-	int foreground;
-	int debug;
-	int singlethread;
-	unsigned test_flush_delay_us;	/* hidden test hooks, see fs_main.c */
-	unsigned test_submit_delay_us;
-};
 
 struct fs_inode;
 

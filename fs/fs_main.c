@@ -2,9 +2,11 @@
  * fs_main: the frozenfs daemon: options, store, mount lifecycle.
  *
  *	frozenfs [options] BACKING_DIR MOUNTPOINT
+ *	frozenfs mkfs|fsck ... DIR	(run_tool(): store_mkfs(), fsck_run(); nothing is mounted)
  *
  * Order of events, and why:
- *   1. Parse and validate every option; a bad value is one line on stderr and exit 1.
+ *   1. Parse and validate every option (fs_opts.c); a bad value is one line on stderr and
+ *      exit 1.
  *   2. Check both directories; fuse_session_new() (it rejects unknown FUSE options); then
  *      store_open(): create the store in an empty directory or verify and lock an existing
  *      one. Any refusal is one line and exit 1, before anything is mounted or daemonized,
@@ -36,9 +38,7 @@
 #include "fs.h"
 #include "fs_chan.h"
 #include "fs_crash.h"
-
-#define FS_POOL_MB_DEFAULT	64
-#define FS_FLUSH_MS_DEFAULT	1000
+#include "fsck.h"
 
 /* Both set by the main thread before any other thread exists, then only read. */
 static int log_to_syslog;
@@ -88,281 +88,6 @@ static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap
 	fputs(line, stderr);
 	n = strlen(line);
 	at_line_start = n == 0 ? at_line_start : line[n - 1] == '\n';
-}
-
-/* ---- options ----------------------------------------------------------------------------- */
-
-/* Raw option strings; validated after parsing so a bad value gets a precise message. */
-struct raw_opts {
-	char *chunk_size;
-	char *flush_interval_ms;
-	char *pool_mb;
-	char *sync_threads;
-	char *errors;
-	char *log_level;
-	char *test_flush_delay_us;
-	char *test_submit_delay_us;
-	int direct_io;
-	int show_help;
-	int show_version;
-	int foreground;
-	int debug;
-	int singlethread;
-	int ro;
-	int allow_other;
-	int default_permissions;
-	int fsname;
-	int nargs;
-	char *args[2];
-	char *extra_arg;
-};
-
-enum {
-	KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_RO, KEY_ALLOW_OTHER,
-	KEY_DEFAULT_PERMISSIONS, KEY_FSNAME,
-};
-
-#define RAW(t, f, v) { t, offsetof(struct raw_opts, f), v }
-
-static const struct fuse_opt opt_spec[] = {
-	RAW("chunk_size=%s", chunk_size, 0),
-	RAW("flush_interval_ms=%s", flush_interval_ms, 0),
-	RAW("pool_mb=%s", pool_mb, 0),
-	RAW("sync_threads=%s", sync_threads, 0),
-	RAW("errors=%s", errors, 0),
-	RAW("log_level=%s", log_level, 0),
-	RAW("direct_io", direct_io, 1),
-	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
-	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
-	RAW("test_submit_delay_us=%s", test_submit_delay_us, 0),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
-	FUSE_OPT_KEY("-d", KEY_DEBUG),
-	FUSE_OPT_KEY("debug", KEY_DEBUG),
-	FUSE_OPT_KEY("-s", KEY_SINGLE),
-	/* Ours to know about, and passed on to the kernel mount as well. */
-	FUSE_OPT_KEY("ro", KEY_RO),
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
-	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
-	FUSE_OPT_END
-};
-
-static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
-{
-	struct raw_opts *r = data;
-
-	(void)outargs;
-	switch (key) {
-	case KEY_HELP:
-		r->show_help = 1;
-		return 0;
-	case KEY_VERSION:
-		r->show_version = 1;
-		return 0;
-	case KEY_FOREGROUND:
-		r->foreground = 1;
-		return 0;
-	case KEY_DEBUG:
-		r->debug = 1;
-		r->foreground = 1;
-		return 1;	/* libfuse prints the request log */
-	case KEY_SINGLE:
-		r->singlethread = 1;
-		return 0;
-	case KEY_RO:
-		r->ro = 1;
-		return 1;
-	case KEY_ALLOW_OTHER:
-		r->allow_other = 1;
-		return 1;
-	case KEY_DEFAULT_PERMISSIONS:
-		r->default_permissions = 1;
-		return 1;
-	case KEY_FSNAME:
-		r->fsname = 1;
-		return 1;
-	case FUSE_OPT_KEY_NONOPT:
-		if (r->nargs < 2)
-			r->args[r->nargs++] = strdup(arg);
-		else if (!r->extra_arg)
-			r->extra_arg = strdup(arg);
-		return 0;
-	default:
-		return 1;	/* ordinary FUSE and mount options: fuse_session_new's */
-	}
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-"usage: frozenfs [options] BACKING_DIR MOUNTPOINT\n"
-"\n"
-"Mounts the frozenfs store in BACKING_DIR (an empty directory becomes a new store) at\n"
-"MOUNTPOINT. Writes are batched in memory and made durable in group commits; fsync,\n"
-"fdatasync and O_SYNC/O_DSYNC writes return only once their data is on stable storage.\n"
-"\n"
-"options:\n"
-"    -h, --help               print this help and exit\n"
-"    -V, --version            print the version and exit\n"
-"    -f                       stay in the foreground\n"
-"    -d                       FUSE debug output (implies -f)\n"
-"    -s                       single-threaded session loop\n"
-"    -o chunk_size=N          chunk size of a new store in bytes, K and M suffixes allowed;\n"
-"                             a power of two from 4K to 16M (default 64K); ignored for an\n"
-"                             existing store, whose superblock decides\n"
-"    -o flush_interval_ms=N   write queued data at least this often (default %u)\n"
-"    -o pool_mb=N             memory for queued chunks in MiB (default %u)\n"
-"    -o sync_threads=N        threads writing and syncing files of a batch in parallel\n"
-"    -o errors=MODE           after a metadata I/O error: remount-ro (default) makes every\n"
-"                             later change fail with EROFS; continue keeps going\n"
-"    -o log_level=LEVEL       what to log: error, warn, info (default) or debug; one line\n"
-"                             per event, to stderr with -f, else to syslog\n"
-"    -o ro                    mount read-only\n"
-"    -o direct_io             bypass the kernel page cache for file data\n"
-"    -o allow_other           let other users access the mount (with default_permissions)\n"
-"    -o default_permissions   let the kernel check permissions from file modes\n"
-"    -o fsname=NAME           name shown in the mount table (default BACKING_DIR)\n"
-"    -o OPT[,OPT...]          other FUSE and mount options are passed on to libfuse\n",
-		FS_FLUSH_MS_DEFAULT, FS_POOL_MB_DEFAULT);
-}
-
-/* Parses a decimal unsigned number with an optional K or M suffix (when @suffix). */
-static int parse_num(const char *s, int suffix, unsigned long long max,
-		     unsigned long long *out)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (suffix && *end) {
-		if (*end == 'k' || *end == 'K')
-			mul = 1024;
-		else if (*end == 'm' || *end == 'M')
-			mul = 1024 * 1024;
-		else
-			return -EINVAL;
-		end++;
-		if (*end == 'i' && end[1] == 'B')
-			end += 2;
-		else if (*end == 'B')
-			end++;
-	}
-	if (*end)
-		return -EINVAL;
-	if (v > max / mul)
-		return -EINVAL;
-	*out = v * mul;
-	return 0;
-}
-
-static int bad_opt(const char *name, const char *val, const char *why)
-{
-	fprintf(stderr, "frozenfs: invalid %s '%s': %s\n", name, val, why);
-	return -EINVAL;
-}
-
-static int validate(struct raw_opts *r, struct fs_opts *o)
-{
-	unsigned long long v;
-
-	o->chunk_size = CHUNK_SIZE_DEFAULT;
-	o->flush_interval_ms = FS_FLUSH_MS_DEFAULT;
-	o->pool_mb = FS_POOL_MB_DEFAULT;
-	o->errors = FS_ERRORS_REMOUNT_RO;
-	o->log_level = r->debug ? LOG_DEBUG : LOG_INFO;
-	if (r->chunk_size) {
-		if (parse_num(r->chunk_size, 1, CHUNK_SIZE_MAX, &v) < 0 ||
-		    !chunk_size_valid((size_t)v))
-			return bad_opt("chunk_size", r->chunk_size,
-				       "must be a power of two between 4096 and 16777216");
-		o->chunk_size = (size_t)v;
-	}
-	if (r->flush_interval_ms) {
-		if (parse_num(r->flush_interval_ms, 0, 3600000, &v) < 0 || v == 0)
-			return bad_opt("flush_interval_ms", r->flush_interval_ms,
-				       "must be a whole number of milliseconds from 1 to 3600000");
-		o->flush_interval_ms = (unsigned)v;
-	}
-	if (r->pool_mb) {
-		if (parse_num(r->pool_mb, 0, 1u << 20, &v) < 0 || v == 0)
-			return bad_opt("pool_mb", r->pool_mb,
-				       "must be a whole number of MiB from 1 to 1048576");
-		o->pool_mb = (unsigned)v;
-	}
-	if (r->sync_threads) {
-		if (parse_num(r->sync_threads, 0, 256, &v) < 0)
-			return bad_opt("sync_threads", r->sync_threads,
-				       "must be a whole number from 0 to 256");
-		o->sync_threads = (unsigned)v;
-		o->sync_threads_set = 1;
-	}
-	if (r->errors) {
-		if (strcmp(r->errors, "remount-ro") == 0)
-			o->errors = FS_ERRORS_REMOUNT_RO;
-		else if (strcmp(r->errors, "continue") == 0)
-			o->errors = FS_ERRORS_CONTINUE;
-		else
-			return bad_opt("errors", r->errors, "must be continue or remount-ro");
-	}
-	if (r->log_level) {
-		static const struct { const char *name; int prio; } levels[] = {
-			{ "error", LOG_ERR }, { "warn", LOG_WARNING }, { "info", LOG_INFO },
-			{ "debug", LOG_DEBUG },
-		};
-		size_t k;
-
-		for (k = 0; k < sizeof(levels) / sizeof(levels[0]); k++)
-			if (strcmp(r->log_level, levels[k].name) == 0)
-				break;
-		if (k == sizeof(levels) / sizeof(levels[0]))
-			return bad_opt("log_level", r->log_level,
-				       "must be error, warn, info or debug");
-		o->log_level = levels[k].prio;
-	}
-	if (r->test_flush_delay_us) {
-		if (parse_num(r->test_flush_delay_us, 0, 60000000, &v) < 0)
-			return bad_opt("test_flush_delay_us", r->test_flush_delay_us,
-				       "must be a whole number of microseconds");
-		o->test_flush_delay_us = (unsigned)v;
-	}
-	if (r->test_submit_delay_us) {
-		if (parse_num(r->test_submit_delay_us, 0, 60000000, &v) < 0)
-			return bad_opt("test_submit_delay_us", r->test_submit_delay_us,
-				       "must be a whole number of microseconds");
-		o->test_submit_delay_us = (unsigned)v;
-	}
-	o->ro = r->ro;
-	o->direct_io = r->direct_io;
-	o->allow_other = r->allow_other;
-	o->default_permissions = r->default_permissions;
-	o->foreground = r->foreground;
-	o->debug = r->debug;
-	o->singlethread = r->singlethread;
-	return 0;
-}
-
-static void raw_free(struct raw_opts *r)
-{
-	free(r->chunk_size);
-	free(r->flush_interval_ms);
-	free(r->pool_mb);
-	free(r->sync_threads);
-	free(r->errors);
-	free(r->log_level);
-	free(r->test_flush_delay_us);
-	free(r->test_submit_delay_us);
-	free(r->args[0]);
-	free(r->args[1]);
-	free(r->extra_arg);
 }
 
 /* A directory that exists, resolved to an absolute path; else one line and -1. */
@@ -461,30 +186,98 @@ static int stop_pipeline(struct fs *fs)
 	return rc < 0 || failed ? -EIO : 0;
 }
 
+/* ---- subcommands: mkfs, fsck ------------------------------------------------------------ */
+
+/* frozenfs mkfs [-c CHUNK] DIR: exit 0 with a new store, else one line and exit 1. */
+static int run_mkfs(const struct fs_opts *o)
+{
+	char why[512];
+	int rc;
+
+	rc = store_mkfs(NULL, o->backing_arg, (uint32_t)o->chunk_size, why, sizeof(why));
+	if (rc == -EEXIST && strstr(why, "already holds")) {
+		fprintf(stderr, "frozenfs: mkfs %s: refusing: it already holds a frozenfs store "
+			"(a " STORE_SB_NAME " superblock; check it with frozenfs fsck)\n",
+			o->backing_arg);
+		return 1;
+	}
+	if (rc == -EINVAL && strstr(why, "not empty")) {
+		fprintf(stderr, "frozenfs: mkfs %s: refusing: the directory is not empty and is "
+			"not a frozenfs store\n", o->backing_arg);
+		return 1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "frozenfs: mkfs %s: %s\n", o->backing_arg,
+			why[0] ? why : strerror(-rc));
+		return 1;
+	}
+	printf("created a frozenfs store in %s (chunk size %zu)\n", o->backing_arg,
+	       o->chunk_size);
+	return 0;
+}
+
+/* frozenfs fsck ... DIR: findings on stdout, an operational error on stderr; e2fsck's codes. */
+static int run_fsck(const struct fs_opts *o)
+{
+	struct fsck_opts fo = {
+		.repair = o->repair,
+		.verbose = o->verbose,
+		.chunk_size = o->chunk_size_set ? (uint32_t)o->chunk_size : 0,
+		.out = stdout,
+		.progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : -1,
+	};
+	char why[512];
+	int ret;
+
+	why[0] = '\0';
+	ret = fsck_run(NULL, o->backing_arg, &fo, why, sizeof(why));
+	fflush(stdout);
+	if (why[0])
+		fprintf(stderr, "frozenfs: fsck %s: %s\n", o->backing_arg, why);
+	return ret;
+}
+
+static int run_tool(const struct fs_opts *o)
+{
+	if (o->show_help) {
+		fs_opts_usage(stdout, o->cmd);
+		return 0;
+	}
+	return o->cmd == FS_CMD_MKFS ? run_mkfs(o) : run_fsck(o);
+}
+
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct raw_opts raw;
 	struct fs fs;
+	struct fuse_args *args = &fs.opts.args;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc;
 	char why[256];
 	char *backing = NULL, *mnt = NULL;
 	int rc, created = 0, ret = 1, mounted = 0, handlers = 0;
 
-	memset(&raw, 0, sizeof(raw));
 	memset(&fs, 0, sizeof(fs));
 	fs.proc_fd = -1;
-	if (fuse_opt_parse(&args, &raw, opt_spec, opt_proc) < 0)
-		goto out;	/* libfuse printed the reason */
-	if (raw.show_help) {
-		usage(stdout);
+	rc = fs_opts_parse(argc, argv, &fs.opts, why, sizeof(why));
+	if (rc == 0 && fs.opts.cmd != FS_CMD_MOUNT) {
+		ret = run_tool(&fs.opts);
+		goto out;
+	}
+	if (rc < 0) {
+		/* An empty reason: libfuse printed it (a malformed -o). */
+		if (why[0] || rc == -ENOMEM)
+			fprintf(stderr, "frozenfs: %s\n", why[0] ? why : strerror(-rc));
+		ret = fs.opts.cmd == FS_CMD_FSCK ? FSCK_USAGE : 1;
+		goto out;
+	}
+	if (fs.opts.show_help) {
+		fs_opts_usage(stdout, FS_CMD_MOUNT);
 		printf("\nFUSE options:\n");
 		fuse_lowlevel_help();
 		ret = 0;
 		goto out;
 	}
-	if (raw.show_version) {
+	if (fs.opts.show_version) {
 		printf("frozenfs version %s\n", FROZENFS_VERSION);
 		printf("FUSE library version %s\n", fuse_pkgversion());
 		fflush(stdout);
@@ -492,26 +285,14 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out;
 	}
-	if (raw.extra_arg) {
-		fprintf(stderr, "frozenfs: unexpected argument '%s' (usage: frozenfs [options] "
-			"BACKING_DIR MOUNTPOINT)\n", raw.extra_arg);
-		goto out;
-	}
-	if (raw.nargs < 2) {
-		fprintf(stderr, "frozenfs: missing %s (usage: frozenfs [options] BACKING_DIR "
-			"MOUNTPOINT; see --help)\n", raw.nargs ? "MOUNTPOINT" : "BACKING_DIR");
-		goto out;
-	}
-	if (validate(&raw, &fs.opts) < 0)
-		goto out;
 	log_level = fs.opts.log_level;
 	log_fuse_debug = fs.opts.debug;
 	if (fs_crash_parse(getenv(FS_CRASH_ENV)) < 0)
 		goto out;
-	backing = check_dir("backing directory", raw.args[0]);
+	backing = check_dir("backing directory", fs.opts.backing_arg);
 	if (!backing)
 		goto out;
-	mnt = check_dir("mountpoint", raw.args[1]);
+	mnt = check_dir("mountpoint", fs.opts.mountpoint_arg);
 	if (!mnt)
 		goto out;
 	if (strcmp(backing, mnt) == 0) {
@@ -525,12 +306,12 @@ int main(int argc, char *argv[])
 	 * Options first: an unknown FUSE option must be refused before store_open() may
 	 * create a store in an empty directory.
 	 */
-	if (!raw.fsname && add_fsname(&args, backing) < 0)
+	if (!fs.opts.fsname && add_fsname(args, backing) < 0)
 		goto out;
-	if (fuse_opt_add_arg(&args, "-osubtype=frozenfs") < 0)
+	if (fuse_opt_add_arg(args, "-osubtype=frozenfs") < 0)
 		goto out;
 	fuse_set_log_func(fuse_log_sink);
-	se = fuse_session_new(&args, &fs_op_table, sizeof(fs_op_table), &fs);
+	se = fuse_session_new(args, &fs_op_table, sizeof(fs_op_table), &fs);
 	if (!se)
 		goto out;	/* libfuse printed the reason (unknown option, ...) */
 	fs.se = se;
@@ -653,8 +434,7 @@ out:
 	if (fs.proc_fd >= 0)
 		close(fs.proc_fd);
 	store_close(fs.store);
-	fuse_opt_free_args(&args);
-	raw_free(&raw);
+	fs_opts_fini(&fs.opts);
 	free(backing);
 	free(mnt);
 	if (log_to_syslog)
