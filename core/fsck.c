@@ -600,6 +600,13 @@ static void check_file(struct fsck *c, int dfd, const char *name, const struct s
 		c->total += (uint64_t)st->st_size;
 		return;
 	}
+	if (!c->buf) {
+		c->buf = malloc(READ_BUF);	/* on first use: most fuzzed stores have no files */
+		if (!c->buf) {
+			report(c, K_LEFT, c->path, "not checked: out of memory");
+			return;
+		}
+	}
 	fd = c->io->openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOATIME,
 			   0);
 	if (fd == -EPERM)	/* O_NOATIME needs ownership */
@@ -764,11 +771,6 @@ int fsck_run(const struct chunk_io *io, const char *dirpath, const struct fsck_o
 	if (c->dirfd < 0) {
 		operational(c, why, whylen, "cannot open the store directory: %s",
 			    errno == ENOENT ? "it does not exist" : errstr(errno));
-		goto out;
-	}
-	c->buf = malloc(READ_BUF);
-	if (!c->buf) {
-		operational(c, why, whylen, "out of memory");
 		goto out;
 	}
 	if (check_superblock(c, why, whylen) < 0)
