@@ -30,6 +30,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include "store.h"
 
 #define READ_BUF	(1u << 20)
+#define FUSE_SUPER_MAGIC 0x65735546	/* statfs(2) */
 #define BAR_WIDTH	40
 #define BAR_DELAY_NS	500000000LL	/* no bar for checks shorter than this */
 #define BAR_PERIOD_NS	100000000LL
@@ -749,6 +751,7 @@ static int walk_root(struct fsck *c)
 int fsck_run(const struct chunk_io *io, const char *dirpath, const struct fsck_opts *o,
 	     char *why, size_t whylen)
 {
+	struct statfs sfs;
 	struct fsck *c;
 	char size[32];
 	int rc, status;
@@ -771,6 +774,15 @@ int fsck_run(const struct chunk_io *io, const char *dirpath, const struct fsck_o
 	if (c->dirfd < 0) {
 		operational(c, why, whylen, "cannot open the store directory: %s",
 			    errno == ENOENT ? "it does not exist" : errstr(errno));
+		goto out;
+	}
+	/*
+	 * The mountpoint instead of the backing directory: the mount hides the superblock, so
+	 * this would look like a store that lost it, and a repair would write through FUSE.
+	 */
+	if (fstatfs(c->dirfd, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC) {
+		operational(c, why, whylen, "is a FUSE mount: give fsck the backing directory "
+			    "of an unmounted store, not a mountpoint");
 		goto out;
 	}
 	if (check_superblock(c, why, whylen) < 0)

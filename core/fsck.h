@@ -61,7 +61,8 @@ struct fsck_opts {
  * Checks the store in @dirpath. Reads go through @io (NULL: chunk_io_default()); directory
  * changes of a repair use the system calls directly. Returns the FSCK_* bits. On
  * FSCK_OPERATIONAL the reason is one line in @why ("store is mounted: ...",
- * "not a frozenfs store: ...", "cannot open ..."); @why is left empty otherwise. Blocks for as
+ * "not a frozenfs store: ...", "is a FUSE mount: ..." for a mountpoint, "cannot open ...");
+ * @why is left empty otherwise. Blocks for as
  * long as reading every file takes. Not thread-safe with itself on one store (the lock makes
  * a second call fail).
  */

@@ -5,8 +5,8 @@
 #   - mkfs: a new store mounts and keeps mkfs's chunk size; mkfs refuses (exit 1, one line,
 #     nothing touched) a non-empty directory that is not a store, an existing store, a missing
 #     directory and a bad -c;
-#   - fsck on a clean store: exit 0; on a mounted store: refused with exit 8, and the mount is
-#     unharmed; usage errors: 16; an empty or missing directory: 8;
+#   - fsck on a clean store: exit 0; on a mounted store (or its mountpoint): refused with exit
+#     8, and the mount is unharmed; usage errors: 16; an empty or missing directory: 8;
 #   - a corrupt superblock (magic destroyed and truncated: nothing recorded): exit 4,
 #     --repair alone cannot fix it (4), --repair -c fixes it (1), then fsck says 0, the store
 #     mounts and every file reads back as before; a truncated superblock whose chunk size
@@ -93,6 +93,8 @@ one_line_err "fsck of a mounted store"
 expect_in "$T/err" "store is mounted" "the refusal says the store is mounted"
 run_tool 8 "fsck --repair -c 4096 of a mounted store" fsck --repair -c 4096 "$S"
 [ "$before" = "$(snapshot "$S")" ] || ft_fail "fsck of a mounted store changed the store"
+run_tool 8 "fsck of the mountpoint instead of the backing directory" fsck --repair -c 4096 "$MNT"
+expect_in "$T/err" "is a FUSE mount" "fsck of the mountpoint says why it refuses"
 ft_assert_eq "$(cat "$MNT/a")" hello "mount still reads after the refused fsck"
 umount_fs "$MNT"
 cp -a "$S" "$T/store.orig"
