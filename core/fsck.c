@@ -527,6 +527,7 @@ static int check_superblock(struct fsck *c, char *why, size_t whylen)
 {
 	const char *damage;
 	char what[NAME_MAX + 64];
+	bool empty = false;
 	uint32_t cs;
 	int rc;
 
@@ -537,6 +538,7 @@ static int check_superblock(struct fsck *c, char *why, size_t whylen)
 		if (rc < 0)
 			return operational(c, why, whylen, "cannot list the directory: %s",
 					   errstr(rc));
+		empty = rc == 0;
 		if (rc == 0 && faccessat(c->dirfd, STORE_SB_TMP, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    faccessat(c->dirfd, FSCK_SB_TMP, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			return operational(c, why, whylen, "not a frozenfs store: no %s superblock "
@@ -557,8 +559,13 @@ static int check_superblock(struct fsck *c, char *why, size_t whylen)
 	}
 	if (c->sb == SB_NEWER)
 		return 0;
+	if (c->sb == SB_MISSING && empty && !c->rec_chunk)
+		return 0;	/* creation stopped before a complete superblock: the leftover
+				 * was reported, and once it is gone a mount creates the store */
 	if (c->sb == SB_MISSING)
-		report(c, K_LEFT, STORE_SB_NAME, "no superblock, but the directory holds files");
+		report(c, K_LEFT, STORE_SB_NAME, "%s", empty ? "no superblock: store creation "
+		       "was interrupted after writing it" : "no superblock, but the directory "
+		       "holds files");
 
 	damage = c->sb == SB_MISSING ? "missing" : "damaged";
 	cs = c->o->chunk_size ? c->o->chunk_size : c->rec_chunk;
@@ -808,10 +815,12 @@ int fsck_run(const struct chunk_io *io, const char *dirpath, const struct fsck_o
 		if (c->status == FSCK_CLEAN)
 			fprintf(o->out, "clean\n");
 		else if (c->nleft == 0)
-			fprintf(o->out, "%u errors corrected\n", c->nfixed);
+			fprintf(o->out, "%u error%s corrected\n", c->nfixed,
+				c->nfixed == 1 ? "" : "s");
 		else
-			fprintf(o->out, "%u errors corrected, %u left uncorrected%s\n", c->nfixed,
-				c->nleft, c->need_repair && !o->repair ? " (see --repair)" : "");
+			fprintf(o->out, "%u error%s corrected, %u left uncorrected%s\n", c->nfixed,
+				c->nfixed == 1 ? "" : "s", c->nleft,
+				c->need_repair && !o->repair ? " (see --repair)" : "");
 	}
 out:
 	bar_clear(c);

@@ -343,6 +343,24 @@ static void test_fsck_unreadable_file(void **state)
 	expect_out(f, "unreadable: cannot open: Permission denied");
 }
 
+static void test_fsck_interrupted_creation_in_empty_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s;
+
+	/* A half-written temp superblock and nothing else: the store was never created. */
+	write_file(f, STORE_SB_TMP, "FROZ", 4);
+	assert_int_equal(run(f, NULL, 0, 0), FSCK_UNCORRECTED);
+	expect_out(f, "leftover of an interrupted store creation");
+	expect_out(f, "0 errors corrected, 1 left uncorrected (see --repair)");
+	assert_int_equal(run(f, NULL, 1, 0), FSCK_CORRECTED);
+	assert_false(exists(f, STORE_SB_NAME));
+	/* Now empty but for lost+found: a mount creates the store as usual. */
+	assert_int_equal(store_open(NULL, f->dir, 0, &s, f->why, sizeof(f->why), NULL), 0);
+	store_close(s);
+	assert_int_equal(run(f, NULL, 0, 0), FSCK_CLEAN);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -356,6 +374,7 @@ int main(void)
 		T(test_fsck_superblock_not_a_regular_file),
 		T(test_fsck_newer_version_left_alone),
 		T(test_fsck_creation_leftover_installed),
+		T(test_fsck_interrupted_creation_in_empty_dir),
 		T(test_fsck_leftover_beside_valid_superblock_moved),
 		T(test_fsck_special_files_counted_not_read),
 		T(test_fsck_read_error_named),
