@@ -1,6 +1,6 @@
 /*
- * fuzz_superblock: the input bytes are the whole content of STORE_SB_NAME in a private store
- * directory; store_open() (decode and verify) must never crash, leak or hang, and must accept
+ * fuzz_superblock: the input bytes (after a mode byte, see LLVMFuzzerTestOneInput()) are the
+ * whole content of STORE_SB_NAME in a private store directory; store_open() (decode and verify) must never crash, leak or hang, and must accept
  * only a valid superblock: exactly STORE_SB_SIZE bytes, magic "FROZENFS", a matching CRC32C,
  * format version STORE_VERSION and a valid chunk size. A refusal must leave the file alone.
  *
@@ -151,7 +151,7 @@ static void check_fsck(const uint8_t *data, size_t size, int expect)
 	clear_lost_found();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one(const uint8_t *data, size_t size)
 {
 	struct store_sb sb;
 	struct store *s = NULL;
@@ -159,10 +159,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[256];
 	int rc, created = -1, expect;
 
-	if (!dir[0])
-		init_dir();
-	if (size > 4096)
-		return 0;	/* the verdict on longer files is the same as on 65 bytes */
 	expect = valid(data, size);
 
 	/* The pure decoder agrees with the rule, on any length. */
@@ -191,5 +187,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_unchanged(data, size);
 	check_fsck(data, size, expect);
+}
+
+/*
+ * The input is a mode byte, then the file content (at most 4096 bytes: the verdict on a longer
+ * file is the one on 65 bytes). Mode bit 0 set: bytes 60..63 of the content are replaced by
+ * the CRC32C of bytes 0..59 first, so the fuzzer also explores what lies behind the checksum
+ * (format version, chunk size, fsck's salvage), which it cannot reach by forging a CRC.
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t buf[4096];
+	uint32_t crc;
+
+	if (!dir[0])
+		init_dir();
+	if (size == 0 || size - 1 > sizeof(buf))
+		return 0;
+	memcpy(buf, data + 1, size - 1);
+	if ((data[0] & 1) && size - 1 >= STORE_SB_SIZE) {
+		crc = store_crc32c(buf, 60);
+		for (int i = 0; i < 4; i++)
+			buf[60 + i] = (uint8_t)(crc >> (8 * i));
+	}
+	one(buf, size - 1);
 	return 0;
 }
