@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <syslog.h>
 #include <cmocka.h>
 
 #include <fuse_log.h>
@@ -48,6 +49,7 @@ static void test_fs_opts_mount_defaults(void **state)
 	assert_int_equal(o.flush_interval_ms, FS_FLUSH_MS_DEFAULT);
 	assert_int_equal(o.pool_mb, FS_POOL_MB_DEFAULT);
 	assert_int_equal(o.errors, FS_ERRORS_REMOUNT_RO);
+	assert_int_equal(o.log_level, LOG_INFO);
 	assert_int_equal(o.sync_threads_set, 0);
 	assert_int_equal(o.foreground, 0);
 	assert_int_equal(o.show_help, 0);
@@ -88,6 +90,13 @@ static void test_fs_opts_mount_values(void **state)
 	assert_int_equal(PARSE(&o, why, "-d", "a", "b"), 0);
 	assert_int_equal(o.debug, 1);
 	assert_int_equal(o.foreground, 1);	/* -d implies -f */
+	assert_int_equal(o.log_level, LOG_DEBUG);	/* and debug logging, unless told */
+	fs_opts_fini(&o);
+	assert_int_equal(PARSE(&o, why, "-d", "-o", "log_level=error", "a", "b"), 0);
+	assert_int_equal(o.log_level, LOG_ERR);
+	fs_opts_fini(&o);
+	assert_int_equal(PARSE(&o, why, "-o", "log_level=warn", "a", "b"), 0);
+	assert_int_equal(o.log_level, LOG_WARNING);
 	fs_opts_fini(&o);
 	assert_int_equal(PARSE(&o, why, "-o", "chunk_size=16MiB", "a", "b"), 0);
 	assert_int_equal(o.chunk_size, 16u << 20);
@@ -125,6 +134,8 @@ static void test_fs_opts_bad_values_one_line(void **state)
 		"-o", "sync_threads=257", "a", "b");
 	REFUSED("invalid errors 'bogus': must be continue or remount-ro",
 		"-o", "errors=bogus", "a", "b");
+	REFUSED("invalid log_level 'loud': must be error, warn, info or debug",
+		"-o", "log_level=loud", "a", "b");
 	REFUSED("invalid test_submit_delay_us '1x': must be a whole number of microseconds",
 		"-o", "test_submit_delay_us=1x", "a", "b");
 	/* A number too large for 64 bits is refused, not wrapped. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include <fuse_log.h>
 
@@ -53,6 +54,9 @@ static void check(int rc, const struct fs_opts *o, const char *why)
 		if (o->errors != FS_ERRORS_REMOUNT_RO && o->errors != FS_ERRORS_CONTINUE)
 			abort();
 		if (o->debug && !o->foreground)
+			abort();
+		if (o->log_level != LOG_ERR && o->log_level != LOG_WARNING &&
+		    o->log_level != LOG_INFO && o->log_level != LOG_DEBUG)
 			abort();
 	} else {
 		if (!o->backing_arg || o->mountpoint_arg || (o->repair && o->no_change))
