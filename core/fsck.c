@@ -541,9 +541,9 @@ static int check_superblock(struct fsck *c, char *why, size_t whylen)
 		empty = rc == 0;
 		if (rc == 0 && faccessat(c->dirfd, STORE_SB_TMP, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    faccessat(c->dirfd, FSCK_SB_TMP, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			return operational(c, why, whylen, "not a frozenfs store: no %s superblock "
-					   "and nothing else (frozenfs mkfs creates a store)",
-					   STORE_SB_NAME);
+			return operational(c, why, whylen, "not a frozenfs store: no %s "
+					   "superblock and nothing else (frozenfs mkfs creates a "
+					   "store)", STORE_SB_NAME);
 	}
 	sb_leftover(c, STORE_SB_TMP);
 	sb_leftover(c, FSCK_SB_TMP);
@@ -610,7 +610,8 @@ static void check_file(struct fsck *c, int dfd, const char *name, const struct s
 		return;
 	}
 	if (!c->buf) {
-		c->buf = malloc(READ_BUF);	/* on first use: most fuzzed stores have no files */
+		/* On first use: a store without files (most fuzzed ones) never needs it. */
+		c->buf = malloc(READ_BUF);
 		if (!c->buf) {
 			report(c, K_LEFT, c->path, "not checked: out of memory");
 			return;
@@ -808,8 +809,8 @@ int fsck_run(const struct chunk_io *io, const char *dirpath, const struct fsck_o
 	}
 	if (o->out) {
 		human(c->bytes, size, sizeof(size));
-		fprintf(o->out, "%s: %llu files (%s), %llu directories, %llu symlinks, %llu special "
-			"files: ", dirpath, (unsigned long long)c->files, size,
+		fprintf(o->out, "%s: %llu files (%s), %llu directories, %llu symlinks, "
+			"%llu special files: ", dirpath, (unsigned long long)c->files, size,
 			(unsigned long long)c->dirs, (unsigned long long)c->symlinks,
 			(unsigned long long)c->specials);
 		if (c->status == FSCK_CLEAN)

@@ -2,7 +2,7 @@
  * fs_main: the frozenfs daemon: options, store, mount lifecycle.
  *
  *	frozenfs [options] BACKING_DIR MOUNTPOINT
- *	frozenfs mkfs|fsck ... DIR	(run_tool(): store_mkfs(), fsck_run(); nothing is mounted)
+ *	frozenfs mkfs|fsck ... DIR	(run_tool(): store_mkfs() or fsck_run(), no mount)
  *
  * Order of events, and why:
  *   1. Parse and validate every option (fs_opts.c); a bad value is one line on stderr and

@@ -380,7 +380,8 @@ static int parse_mount(int argc, char **argv, struct fs_opts *o, char *why, size
 	memset(&raw, 0, sizeof(raw));
 	o->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	rc = fuse_opt_parse(&o->args, &raw, opt_spec, opt_proc);
-	if (!o->args.allocated)		/* argc == 0: nothing was copied; never point at argv */
+	/* argc == 0: nothing was copied; never point at argv. */
+	if (!o->args.allocated)
 		o->args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
 	if (rc < 0) {
 		rc = raw.nomem ? -ENOMEM : -EINVAL;	/* libfuse logged why */
@@ -402,7 +403,8 @@ static int parse_mount(int argc, char **argv, struct fs_opts *o, char *why, size
 	}
 	if (raw.nargs < 2) {
 		rc = usage_err(why, whylen, "missing %s (usage: frozenfs [options] BACKING_DIR "
-			       "MOUNTPOINT; see --help)", raw.nargs ? "MOUNTPOINT" : "BACKING_DIR");
+			       "MOUNTPOINT; see --help)",
+			       raw.nargs ? "MOUNTPOINT" : "BACKING_DIR");
 		goto out;
 	}
 	rc = validate(&raw, o, why, whylen);
@@ -458,9 +460,9 @@ static int parse_tool(int argc, char **argv, struct fs_opts *o, char *why, size_
 				} else if (*p == 'c') {
 					val = p[1] ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
 					if (!val)
-						return usage_err(why, whylen, "%s: option -c needs "
-								 "a chunk size (usage: %s)",
-								 name, use);
+						return usage_err(why, whylen, "%s: option -c "
+								 "needs a chunk size (usage: "
+								 "%s)", name, use);
 					if (parse_chunk_size(val, &o->chunk_size) < 0)
 						return bad_opt(why, whylen, "chunk size", val,
 							       "must be a power of two between "

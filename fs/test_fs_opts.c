@@ -66,7 +66,8 @@ static void test_fs_opts_mount_values(void **state)
 	(void)state;
 	assert_int_equal(PARSE(&o, why, "-f", "-s", "-o",
 			       "chunk_size=4K,flush_interval_ms=200,pool_mb=8,sync_threads=3",
-			       "-o", "errors=continue,ro,direct_io,allow_other,fsname=x,max_read=4096",
+			       "-o",
+			       "errors=continue,ro,direct_io,allow_other,fsname=x,max_read=4096",
 			       "-otest_flush_delay_us=7", "store", "mnt"), 0);
 	assert_int_equal(o.chunk_size, 4096);
 	assert_int_equal(o.flush_interval_ms, 200);

@@ -1,8 +1,9 @@
 /*
  * fuzz_superblock: the input bytes (after a mode byte, see LLVMFuzzerTestOneInput()) are the
- * whole content of STORE_SB_NAME in a private store directory; store_open() (decode and verify) must never crash, leak or hang, and must accept
- * only a valid superblock: exactly STORE_SB_SIZE bytes, magic "FROZENFS", a matching CRC32C,
- * format version STORE_VERSION and a valid chunk size. A refusal must leave the file alone.
+ * whole content of STORE_SB_NAME in a private store directory; store_open() (decode and
+ * verify) must never crash, leak or hang, and must accept only a valid superblock: exactly
+ * STORE_SB_SIZE bytes, magic "FROZENFS", a matching CRC32C, format version STORE_VERSION and
+ * a valid chunk size. A refusal must leave the file alone.
  *
  * fsck_run() then gets the same store: it must call exactly those superblocks clean and every
  * other one damaged, and fsck --repair -c 4096 must leave a store that store_open() accepts,

@@ -62,7 +62,8 @@ one_line_err()
 {
 	local n
 	n=$(wc -l <"$T/err")
-	[ "$n" -eq 1 ] || ft_fail "$1: expected one line on stderr, got $n: $(head -c 400 "$T/err")"
+	[ "$n" -eq 1 ] ||
+		ft_fail "$1: expected one line on stderr, got $n: $(head -c 400 "$T/err")"
 	case $(cat "$T/err") in
 	frozenfs:*) ;;
 	*) ft_fail "$1: stderr does not start with 'frozenfs:': $(cat "$T/err")" ;;
@@ -181,7 +182,8 @@ else
 fi
 "${NOCAP[@]}" "$FROZENFS" fsck "$S" >"$T/out" 2>"$T/err" && rc=0 || rc=$?
 ft_assert_eq "$rc" 4 "fsck exit status with an unreadable file"
-expect_in "$T/out" "dir/sub/big: unreadable: cannot open: Permission denied" "fsck names the unreadable file"
+expect_in "$T/out" "dir/sub/big: unreadable: cannot open: Permission denied" \
+	"fsck names the unreadable file"
 chmod 644 "$S/dir/sub/big"
 run_tool 0 "fsck once the file is readable again" fsck "$S"
 
@@ -189,7 +191,8 @@ run_tool 0 "fsck once the file is readable again" fsck "$S"
 ft_check "a leftover temp superblock is moved to lost+found by --repair"
 cp "$S/.frozenfs" "$S/.frozenfs.tmp"
 run_tool 4 "fsck with a leftover .frozenfs.tmp" fsck -n "$S"
-expect_in "$T/out" ".frozenfs.tmp: leftover of an interrupted store creation" "fsck names the leftover"
+expect_in "$T/out" ".frozenfs.tmp: leftover of an interrupted store creation" \
+	"fsck names the leftover"
 run_tool 1 "fsck --repair moves the leftover" fsck --repair "$S"
 [ ! -e "$S/.frozenfs.tmp" ] && [ -f "$S/lost+found/frozenfs.tmp" ] ||
 	ft_fail "the leftover was not moved to lost+found"

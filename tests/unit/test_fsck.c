@@ -171,7 +171,7 @@ static void test_fsck_not_a_store(void **state)
 
 	assert_int_equal(run(f, NULL, 1, 4096), FSCK_OPERATIONAL);
 	assert_non_null(strstr(f->why, "not a frozenfs store"));
-	assert_false(exists(f, STORE_SB_NAME));		/* an empty dir is not made a store */
+	assert_false(exists(f, STORE_SB_NAME));	/* an empty dir is not made a store */
 	strcpy(f->dir + strlen(f->dir), "/missing");
 	assert_int_equal(run(f, NULL, 0, 0), FSCK_OPERATIONAL);
 	assert_non_null(strstr(f->why, "does not exist"));
