@@ -1688,13 +1688,38 @@ static int inode_flush_error(struct fs *fs, struct fs_inode *i, struct pipeline_
 	return dirty ? -EIO : 0;
 }
 
+/*
+ * FLUSH, at every close(2) of a descriptor. The promise (DURABILITY.md, first paragraph, and
+ * section 3 item 11) is that a close returning 0 means the file's data and size are durable,
+ * so by default it waits like fdatasync: the file's name first (requirement 27), then the data
+ * written before the close, answered from the sync thread (no worker parked). With
+ * -o nosync_on_close it only reports a sticky error (section 3 item 10).
+ */
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf = inode_pf(i);
+	struct pipeline_file_stat ps;
+	int rc;
 
 	(void)fi;
-	fuse_reply_err(req, -inode_flush_error(fs, i, inode_pf(i)));
+	rc = inode_flush_error(fs, i, pf);
+	if (rc < 0 || !fs->opts.sync_on_close || !pf) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = sync_dentry(fs, i);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pipeline_file_stat(pf, &ps);
+	if (ps.durable_ticket >= ps.ticket) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	reply_when_durable(req, pf, ps.ticket, 0, false, 0);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -34,6 +34,7 @@ struct raw_opts {
 	char *test_flush_delay_us;
 	char *test_submit_delay_us;
 	int direct_io;
+	int nosync_on_close;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -64,6 +65,7 @@ static const struct fuse_opt opt_spec[] = {
 	RAW("errors=%s", errors, 0),
 	RAW("log_level=%s", log_level, 0),
 	RAW("direct_io", direct_io, 1),
+	RAW("nosync_on_close", nosync_on_close, 1),
 	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
 	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
 	RAW("test_submit_delay_us=%s", test_submit_delay_us, 0),
@@ -193,13 +195,16 @@ static void usage_mount(FILE *out)
 "                             existing store, whose superblock decides\n"
 "    -o flush_interval_ms=N   write queued data at least this often (default %u)\n"
 "    -o pool_mb=N             memory for queued chunks in MiB (default %u)\n"
-"    -o sync_threads=N        threads writing and syncing files of a batch in parallel\n"
+"    -o sync_threads=N        threads writing and syncing files in parallel (default 8)\n"
 "    -o errors=MODE           after a metadata I/O error: remount-ro (default) makes every\n"
 "                             later change fail with EROFS; continue keeps going\n"
 "    -o log_level=LEVEL       what to log: error, warn, info (default) or debug; one line\n"
 "                             per event, to stderr with -f, else to syslog\n"
 "    -o ro                    mount read-only\n"
 "    -o direct_io             bypass the kernel page cache for file data\n"
+"    -o nosync_on_close       close(2) returns without waiting for the file's data to be\n"
+"                             durable (faster; fsync and the flush interval still bound\n"
+"                             the loss)\n"
 "    -o allow_other           let other users access the mount (with default_permissions)\n"
 "    -o default_permissions   let the kernel check permissions from file modes\n"
 "    -o fsname=NAME           name shown in the mount table (default BACKING_DIR)\n"
@@ -349,6 +354,7 @@ static int validate(struct raw_opts *r, struct fs_opts *o, char *why, size_t why
 	}
 	o->ro = r->ro;
 	o->direct_io = r->direct_io;
+	o->sync_on_close = !r->nosync_on_close;
 	o->allow_other = r->allow_other;
 	o->default_permissions = r->default_permissions;
 	o->foreground = r->foreground;

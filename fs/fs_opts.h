@@ -40,6 +40,7 @@ struct fs_opts {
 	int log_level;			/* LOG_ERR, LOG_WARNING, LOG_INFO or LOG_DEBUG */
 	int ro;				/* -o ro: refuse mutations (the kernel does too) */
 	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
+	int sync_on_close;		/* FLUSH waits for durability (not -o nosync_on_close) */
 	int allow_other;
 	int default_permissions;
 	int foreground;

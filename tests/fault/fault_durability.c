@@ -59,6 +59,8 @@ static void set_or_unset(const char *name, const char *value)
 }
 
 /* Mounts a new store for test @name with -o @opts and the shim armed with @rules. */
+static int close_syncs;	/* the next fmount keeps the default sync_on_close */
+
 static void fmount(struct fault_mount *f, const char *name, const char *opts, const char *rules)
 {
 	char store[PATH_MAX], mnt[PATH_MAX], asan[512];
@@ -80,7 +82,17 @@ static void fmount(struct fault_mount *f, const char *name, const char *opts, co
 	setenv("FROZENFS_FAULTS", rules, 1);
 	setenv("FROZENFS_FAULTS_LOG", f->log, 1);
 	setenv("ASAN_OPTIONS", asan, 1);
-	ft_mount(&f->m, store, mnt, opts);
+	/* close(2) only reports errors here (section 3 item 10): these tests decide with
+	 * fsync and the flusher when syncs happen; test_close_waits_and_reports covers the
+	 * default, durable close. */
+	{
+		char o[512];
+
+		snprintf(o, sizeof(o), "%s%s%s", close_syncs ? "" : "nosync_on_close",
+			 opts && *opts && !close_syncs ? "," : "", opts ? opts : "");
+		close_syncs = 0;
+		ft_mount(&f->m, store, mnt, o);
+	}
 	unsetenv("LD_PRELOAD");
 	unsetenv("FROZENFS_FAULTS");
 	unsetenv("FROZENFS_FAULTS_LOG");
@@ -1296,6 +1308,31 @@ static void test_sec3_7_unlink_and_close_clear_sticky_error(void)
 	free(data);
 }
 
+/*
+ * The default close(2) waits for the file's data (DURABILITY.md, the promise): when that
+ * sync fails, close itself returns the error, never 0, and the error stays sticky.
+ */
+static void test_close_waits_and_reports(void)
+{
+	struct fault_mount f;
+	static const char *const names[] = { "C1", NULL };
+	uint8_t *data = random_buf(50000, 71);
+	int fd;
+
+	ft_check("default sync_on_close: a close whose sync fails returns EIO");
+	close_syncs = 1;
+	fmount(&f, "close", SLOW, "sync@reg@/C1:1:EIO");
+	fd = FT_SYS(open(P(&f, "C1"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	write_pieces(fd, data, 50000);
+	EXPECT_ERR(close(fd), EIO, "close(C1) waited for its data and got the failed sync");
+	fd = FT_SYS(open(P(&f, "C1"), O_RDONLY));
+	EXPECT_ERR(fsync(fd), EIO, "fsync(C1) on a new descriptor: sticky");
+	EXPECT_ERR(close(fd), EIO, "close(C1) again");
+	expect_faults(&f, "rule=sync@reg@/C1:1:EIO", 1);
+	fumount(&f, 1, names, 1);
+	free(data);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 struct test {
@@ -1335,6 +1372,7 @@ static const struct test tests[] = {
 	T(test_req20_create_enospc_not_readonly),
 	T(test_req43_close_reports_sticky_error),
 	T(test_sec3_7_unlink_and_close_clear_sticky_error),
+	T(test_close_waits_and_reports),
 };
 
 int main(int argc, char **argv)

@@ -39,7 +39,7 @@ xattr() { getfattr --absolute-names --only-values -n "$1" -- "$2"; }
 xlist() { getfattr --absolute-names -d -m - -- "$1"; }
 durable_word() { xattr user.frozenfs.durable "$1" | cut -d' ' -f1; }
 
-mount_fs "$B" "$M" flush_interval_ms=600000,log_level=debug
+mount_fs "$B" "$M" flush_interval_ms=600000,nosync_on_close,log_level=debug
 LOG=${FT_LOG[$M]}
 
 ft_check "status has every documented key, from the root and from a subdirectory"
@@ -157,7 +157,7 @@ ft_ok "the sync is in the log"
 umount_fs "$M"
 
 ft_check "sync waits for a slow flusher (test_flush_delay_us=700000)"
-mount_fs "$B" "$M" flush_interval_ms=600000,test_flush_delay_us=700000,log_level=info
+mount_fs "$B" "$M" flush_interval_ms=600000,nosync_on_close,test_flush_delay_us=700000,log_level=info
 head -c 200000 /dev/urandom >"$M/slow" || ft_fail "write"
 [ "$(key queued_bytes)" -gt 0 ] || ft_fail "nothing queued"
 t0=$(date +%s%N)
@@ -190,7 +190,7 @@ ft_ok "refused: $(head -1 "$T/err")"
 ft_check "an unprivileged user (nobody) reads the status and syncs through the mount"
 command -v setpriv >/dev/null || ft_fail "setpriv is missing (util-linux)"
 chmod 755 "$T"
-mount_fs "$B" "$M" flush_interval_ms=600000,allow_other,default_permissions
+mount_fs "$B" "$M" flush_interval_ms=600000,nosync_on_close,allow_other,default_permissions
 asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 head -c 100000 /dev/urandom >"$M/byroot" && chmod 644 "$M/byroot" || ft_fail "write as root"
 [ "$(key queued_bytes)" -gt 0 ] || ft_fail "nothing queued"

@@ -31,7 +31,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define OPTS "flush_interval_ms=3600000"
+#define OPTS "flush_interval_ms=3600000,nosync_on_close"
 #define NFILES 4
 
 static struct ft_mount m;

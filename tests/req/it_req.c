@@ -197,14 +197,18 @@ static void fresh_tmpfs(const char *opts)
  */
 static void power_loss(void)
 {
-	int slow = strstr(curopts, SLOW) != NULL, st;
+	int slow = strstr(curopts, SLOW) != NULL, st, cfd = -1;
 	uint8_t ctl[8192];
 
 	if (slow) {
+		/* Written and left open: close(2) would make it durable (sync_on_close). */
 		memset(ctl, 'c', sizeof(ctl));
-		ft_write_file(P("t3-control"), ctl, sizeof(ctl), 0);
+		cfd = FT_SYS(open(P("t3-control"), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+		ft_pwrite_all(cfd, ctl, sizeof(ctl), 0);
 	}
 	st = ft_kill(&m, SIGKILL);
+	if (cfd >= 0)
+		close(cfd);	/* fails: the daemon is gone */
 	FT_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "daemon status 0x%x", st);
 	ft_disk_shutdown(&disk);
 	ft_disk_mount(&disk);
@@ -1334,6 +1338,40 @@ static void test_req42_fsync_any_fd(void)
 	free(d);
 }
 
+/*
+ * The promise's close(2) (DURABILITY.md, first paragraph; section 3 item 11): a close that
+ * returns 0 leaves the file's data, size and name durable, with no fsync anywhere. With
+ * -o nosync_on_close the same close promises nothing, and the power loss takes the file: the
+ * loss is real, so what survives the default mount was saved by close.
+ */
+static void test_promise_close_durable(void)
+{
+	uint8_t *d = pattern(200 * KiB + 3, 99);
+	struct stat sb;
+	int fd;
+
+	fresh_disk(SLOW);
+	fd = FT_SYS(open(P("c"), O_WRONLY | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, d, 200 * KiB + 3, 0);
+	FT_SYS(close(fd));
+	ft_ok("write + close(2), no fsync, 10 s flush interval");
+	power_loss();
+	expect_file(P("c"), d, 200 * KiB + 3, "close(2)'s data after power loss");
+	ft_umount(&m);
+
+	cur = "test_promise_close_durable.nosync";	/* a second store of this test */
+	fresh_disk(SLOW ",nosync_on_close");
+	fd = FT_SYS(open(P("c"), O_WRONLY | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, d, 200 * KiB + 3, 0);
+	FT_SYS(close(fd));
+	power_loss();
+	FT_ASSERT(stat(P("c"), &sb) < 0 || (size_t)sb.st_size < 200 * KiB + 3,
+		  "with nosync_on_close the closed file survived whole: power loss lost nothing");
+	ft_ok("with -o nosync_on_close the same close left the data to the flush interval");
+	ft_umount(&m);
+	free(d);
+}
+
 /* ---- D. POSIX semantics -------------------------------------------------------------------- */
 
 /*
@@ -1518,7 +1556,7 @@ static void test_req33_read_sees_queued(void)
 	char buf[100];
 	pthread_t th;
 
-	fresh(SLOW ",test_flush_delay_us=3000000");
+	fresh(SLOW ",nosync_on_close,test_flush_delay_us=3000000");
 	memset(buf, 'q', 100);
 	j.fd = FT_SYS(open(P("f"), O_WRONLY | O_CREAT | O_EXCL, 0644));
 	ft_pwrite_all(j.fd, buf, 100, 10);
@@ -2264,6 +2302,7 @@ static const struct {
 	T(test_req40_efbig),
 	T(test_req41_rename_flags),
 	T(test_req42_fsync_any_fd),
+	T(test_promise_close_durable),
 };
 
 /* "--test=NAME": the full name, or what follows "test_" up to any length ("req23"). */
