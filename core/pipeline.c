@@ -149,6 +149,19 @@ struct pipeline_file {
 	struct pipeline_file *all_prev, *all_next;	/* p->files: every attached file */
 };
 
+/*
+ * A sync thread. Idle ones wait on their own condition variable, stacked last-idle-first, so
+ * the thread woken for a file is the one that ran last (its stack and caches are warm); a
+ * shared condition variable would rotate through all of them.
+ */
+struct worker {
+	struct pipeline *p;
+	pthread_t th;
+	pthread_cond_t cond;
+	bool wake;			/* under p->lock */
+	struct worker *next_idle;	/* under p->lock */
+};
+
 struct pipeline {
 	struct pipeline_opts o;
 	struct pool *pool;
@@ -156,7 +169,7 @@ struct pipeline {
 
 	pthread_mutex_t lock;
 	pthread_cond_t kick_cond;	/* flusher sleeps here */
-	pthread_cond_t work_cond;	/* sync threads sleep here */
+	struct worker *idle;		/* under lock: sync threads waiting, last idle first */
 	pthread_cond_t idle_cond;	/* stop waits here for nscheduled == 0 */
 	/* protected by lock */
 	bool kick;
@@ -178,7 +191,7 @@ struct pipeline {
 					   by the flusher loop anyway) */
 	pthread_t flusher;
 	bool flusher_started;
-	pthread_t *workers;		/* the sync threads */
+	struct worker *workers;		/* the sync threads */
 	unsigned nworkers;
 
 	/* counters: relaxed, statistics only */
@@ -1197,7 +1210,13 @@ static void ready_push(struct pipeline *p, struct pipeline_file *f)
 		p->ready_head = f;
 	p->ready_tail = f;
 	p->nscheduled++;
-	pthread_cond_signal(&p->work_cond);
+	if (p->idle) {
+		struct worker *w = p->idle;
+
+		p->idle = w->next_idle;
+		w->wake = true;
+		pthread_cond_signal(&w->cond);
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -1345,17 +1364,32 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f)
 
 static void *worker_main(void *arg)
 {
-	struct pipeline *p = arg;
+	struct worker *w = arg;
+	struct pipeline *p = w->p;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		struct pipeline_file *f;
+		struct pipeline_file *f = p->ready_head;
 
-		while (!p->ready_head && !p->wstop)
-			pthread_cond_wait(&p->work_cond, &p->lock);
-		f = p->ready_head;
-		if (!f)
-			break;
+		if (!f) {
+			if (p->wstop)
+				break;
+			w->wake = false;
+			w->next_idle = p->idle;
+			p->idle = w;
+			while (!w->wake && !p->wstop)
+				pthread_cond_wait(&w->cond, &p->lock);
+			if (!w->wake) {
+				/* Stopping: take ourselves off the idle stack. */
+				struct worker **pp = &p->idle;
+
+				while (*pp && *pp != w)
+					pp = &(*pp)->next_idle;
+				if (*pp)
+					*pp = w->next_idle;
+			}
+			continue;
+		}
 		p->ready_head = f->rnext;
 		if (!p->ready_head)
 			p->ready_tail = NULL;
@@ -1445,7 +1479,6 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->kick_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&p->work_cond, NULL);
 	pthread_cond_init(&p->idle_cond, NULL);
 
 	rc = pool_create(o->chunk_size, o->pool_bufs, &p->pool);
@@ -1462,9 +1495,15 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 		goto fail;
 	}
 	for (unsigned i = 0; i < nw; i++) {
-		rc = -pthread_create(&p->workers[i], NULL, worker_main, p);
-		if (rc < 0)
+		struct worker *w = &p->workers[i];
+
+		w->p = p;
+		pthread_cond_init(&w->cond, NULL);
+		rc = -pthread_create(&w->th, NULL, worker_main, w);
+		if (rc < 0) {
+			pthread_cond_destroy(&w->cond);
 			goto fail;
+		}
 		p->nworkers++;
 	}
 	rc = -pthread_create(&p->flusher, NULL, flusher_main, p);
@@ -1493,10 +1532,13 @@ int pipeline_stop(struct pipeline *p)
 	}
 	p->stopped = true;
 	p->wstop = true;
-	pthread_cond_broadcast(&p->work_cond);
-	pthread_mutex_unlock(&p->lock);
 	for (unsigned i = 0; i < p->nworkers; i++)
-		pthread_join(p->workers[i], NULL);
+		pthread_cond_signal(&p->workers[i].cond);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		pthread_join(p->workers[i].th, NULL);
+		pthread_cond_destroy(&p->workers[i].cond);
+	}
 	p->nworkers = 0;
 
 	pthread_mutex_lock(&p->lock);
@@ -1527,7 +1569,6 @@ void pipeline_destroy(struct pipeline *p)
 	mpsc_destroy(p->dirty);
 	free(p->workers);
 	pthread_cond_destroy(&p->idle_cond);
-	pthread_cond_destroy(&p->work_cond);
 	pthread_cond_destroy(&p->kick_cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
