@@ -39,6 +39,7 @@
 #include "fs_chan.h"
 #include "fs_crash.h"
 #include "fsck.h"
+#include "iorec.h"
 
 /* Both set by the main thread before any other thread exists, then only read. */
 static int log_to_syslog;
@@ -319,6 +320,12 @@ int main(int argc, char *argv[])
 	/* The kernel already applied the caller's umask to the modes it sends. */
 	umask(0);
 	fs.io = chunk_io_default();
+	/* Hidden test hook (DURABILITY.md 4.1, T1): log every backing call to this file. */
+	if (getenv("FROZENFS_IOREC") &&
+	    (rc = iorec_start(getenv("FROZENFS_IOREC"), backing, fs.io, &fs.io)) < 0) {
+		fprintf(stderr, "frozenfs: FROZENFS_IOREC: %s\n", strerror(-rc));
+		goto out;
+	}
 	rc = store_open(fs.io, backing, (uint32_t)fs.opts.chunk_size, &fs.store, why,
 			sizeof(why), &created);
 	if (rc < 0) {
