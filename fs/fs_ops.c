@@ -1452,9 +1452,10 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fd = openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
-		    mode & 07777);
-	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+	/* Through the table, so that a recorder sees the new name (DURABILITY.md 4.1, T1). */
+	fd = fs->io->openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			    mode & 07777);
+	if (fd == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Lost a race with another creator: open(O_CREAT) opens what is there. */
 		rc = do_lookup(fs, dir, name, &e, &i);
 		if (rc < 0) {
@@ -1472,7 +1473,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		return;
 	}
 	if (fd < 0) {
-		fuse_reply_err(req, meta_error(fs, "create", name, errno));
+		fuse_reply_err(req, meta_error(fs, "create", name, -fd));
 		return;
 	}
 	rc = set_owner(req, fs, dir, fd, S_IFREG | mode);
