@@ -1,0 +1,561 @@
+/*
+ * t1: recorded I/O replay against the real daemon (DURABILITY.md 4.1 T1; requirements 5, 15,
+ * 22, 26, 27, 28, 30; checker rules of section 4.2).
+ *
+ * One frozenfs mount runs with FROZENFS_IOREC, so every backing call it makes lands in a log
+ * (core/iorec.h). Bounded workloads run on it one after another, each in its own directory W
+ * holding two fsynced files, f (10000 bytes) and e (3000 bytes). A workload is 1 to 3 steps;
+ * a step is one operation followed by one sync:
+ *   create     a new file n<k> in the current directory (W, or the last mkdir)
+ *   write      6000 bytes at offset 3000 of the current file (overwrite and extend)
+ *   append     5000 bytes through O_APPEND
+ *   truncate   to a third of the size (above 4000 bytes), else 7000 bytes longer
+ *   fallocate  mode 0 from 100 bytes before the end, 8292 bytes (extends)
+ *   link       l<k> in the current directory
+ *   rename     over f when the current file is another one, else to r<k>
+ *   unlink     one name of the current file (then the current file is f, e or another)
+ *   mkdir      d<k>, which becomes the current directory
+ * and the sync is fsync or fdatasync of the object (the new directory after mkdir), or fsync
+ * of the directory holding the name the operation touched. Every 1- and 2-step workload runs,
+ * plus a seeded sample of 3-step ones (--three=N, --seed=S).
+ *
+ * The workload notes the CLOCK_MONOTONIC time each operation starts and each sync returns
+ * (the acknowledgements), and reads the whole of W through the mount after each operation
+ * (the logical states). After its last step an fsync of the mount root (a global flush
+ * barrier) ends its window in the log. Every batch of workloads is then checked by
+ * t1_model.c: every crash state is materialised as a store, read back, checked; a sample is
+ * also mounted twice (recovery, idempotence, and the mount shows what the backing tree has).
+ *
+ * The checker is proven able to fail: the same logs with every directory fsync, or every file
+ * sync, removed must produce violations.
+ *
+ * Prints: workloads run, crash points, states generated, states checked, states mounted,
+ * violations (0 to pass).
+ *
+ * Usage: t1 FROZENFS_BINARY [--three=N] [--seed=S] [--mounts=N] [--verbose=1]
+ */
+#include "fstest.h"
+#include "t1.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OPTS		"flush_interval_ms=20"
+#define BATCH		40
+#define F_SIZE		10000
+#define E_SIZE		3000
+
+enum { OP_CREATE, OP_WRITE, OP_APPEND, OP_TRUNCATE, OP_FALLOCATE, OP_LINK, OP_RENAME,
+       OP_UNLINK, OP_MKDIR };
+enum { S_FSYNC, S_FDATASYNC, S_DIRFSYNC };
+
+static struct ft_mount m;
+static char logpath[PATH_MAX], crashmnt[PATH_MAX];
+static int rootfd = -1;
+static unsigned long long max_mounts = 60, mount_stride = 1;
+static struct t1_stats stats, drop_dir, drop_file;
+
+struct hobj {
+	uint64_t ino;
+	int fd;
+	int isdir;
+};
+
+/* The workload being run. */
+struct run {
+	struct t1_wl *w;
+	char wabs[PATH_MAX];
+	struct hobj o[T1_MAXV];
+	int no;
+	uint64_t cur;			/* inode of the current file */
+	char cdir[T1_PATH];		/* current directory, relative to W ("" = W) */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ident(uint64_t ino)
+{
+	return ino;
+}
+
+/* Non-zero pseudo-random bytes: a zero found after a crash is never "the data". */
+static uint8_t *pattern(size_t len, uint64_t seed)
+{
+	uint8_t *b = malloc(len);
+	size_t k;
+
+	if (!b)
+		ft_fail("out of memory");
+	seed = seed * 0x9e3779b97f4a7c15ull + 1;
+	for (k = 0; k < len; k++)
+		b[k] = (uint8_t)(1 + ft_rand_below(&seed, 255));
+	return b;
+}
+
+/* Absolute path of @rel below W, in one of 4 rotating buffers. */
+static const char *wpath(struct run *r, const char *rel)
+{
+	static char buf[4][PATH_MAX];
+	static int next;
+	char *b = buf[next++ % 4];
+
+	if (snprintf(b, PATH_MAX, "%s%s%s", r->wabs, rel[0] ? "/" : "", rel) >= PATH_MAX)
+		ft_fail("t1: path too long: %s", rel);
+	return b;
+}
+
+static struct hobj *obj(struct run *r, uint64_t ino)
+{
+	int k;
+
+	for (k = 0; k < r->no; k++)
+		if (r->o[k].ino == ino)
+			return &r->o[k];
+	return NULL;
+}
+
+static void add_obj(struct run *r, int fd, int isdir)
+{
+	struct stat st;
+
+	FT_SYS(fstat(fd, &st));
+	if (r->no == T1_MAXV)
+		ft_fail("t1: too many objects");
+	r->o[r->no].ino = (uint64_t)st.st_ino;
+	r->o[r->no].fd = fd;
+	r->o[r->no++].isdir = isdir;
+}
+
+/* S_k: W's tree through the mount, plus the content of every file we hold open. */
+static void snapshot(struct run *r, int k)
+{
+	struct t1_view *v = &r->w->st[k];
+	int j;
+
+	t1_read_view(r->wabs, ident, v);
+	for (j = 0; j < r->no; j++) {
+		struct stat st;
+		uint8_t *b;
+
+		if (r->o[j].isdir || t1_view_file(v, r->o[j].ino))
+			continue;
+		FT_SYS(fstat(r->o[j].fd, &st));
+		b = malloc((size_t)st.st_size + 1);
+		if (!b)
+			ft_fail("out of memory");
+		ft_pread_all(r->o[j].fd, b, (size_t)st.st_size, 0);
+		t1_view_set_file(v, r->o[j].ino, b, (size_t)st.st_size);
+		free(b);
+	}
+}
+
+/* First name of @ino in state @v, or NULL. */
+static const char *name_of(const struct t1_view *v, uint64_t ino)
+{
+	int k;
+
+	for (k = 0; k < v->ne; k++)
+		if (v->e[k].ino == ino)
+			return v->e[k].path;
+	return NULL;
+}
+
+static void parent(const char *path, char *out)
+{
+	const char *s = strrchr(path, '/');
+
+	snprintf(out, T1_PATH, "%.*s", s ? (int)(s - path) : 0, path);
+}
+
+/* "DIR/<c><k>" (or "<c><k>" in W). */
+static const char *join(const char *dir, char c, int k)
+{
+	static char buf[T1_PATH];
+
+	if (snprintf(buf, sizeof(buf), "%s%s%c%d", dir, dir[0] ? "/" : "", c, k) >=
+	    (int)sizeof(buf))
+		ft_fail("t1: path too long below %s", dir);
+	return buf;
+}
+
+static void add_ack(struct t1_wl *w, uint64_t ns, int state, unsigned what, uint64_t ino)
+{
+	if (w->nacks == T1_MAXACKS)
+		ft_fail("t1: too many acknowledgements");
+	w->acks[w->nacks].ns = ns;
+	w->acks[w->nacks].state = state;
+	w->acks[w->nacks].what = what;
+	w->acks[w->nacks++].ino = ino;
+}
+
+static void run_step(struct run *r, int k)
+{
+	struct t1_wl *w = r->w;
+	const struct t1_view *prev = &w->st[k - 1];
+	const char *cur_name = name_of(prev, r->cur), *rel;
+	char namedir[T1_PATH] = "", rel2[T1_PATH];
+	struct hobj *target = obj(r, r->cur);
+	uint64_t seed = (uint64_t)w->id * 16 + (uint64_t)k;
+	int op = w->op[k - 1], sync = w->sync[k - 1], fd, done = 1;
+	struct stat st;
+	uint8_t *b;
+
+	if (cur_name)
+		parent(cur_name, namedir);
+	w->op_ns[k] = now_ns();
+	switch (op) {
+	case OP_CREATE:
+		rel = join(r->cdir, 'n', k);
+		fd = FT_SYS(open(wpath(r, rel), O_CREAT | O_EXCL | O_RDWR, 0644));
+		add_obj(r, fd, 0);
+		target = &r->o[r->no - 1];
+		r->cur = target->ino;
+		snprintf(namedir, sizeof(namedir), "%s", r->cdir);
+		break;
+	case OP_WRITE:
+		b = pattern(6000, seed);
+		ft_pwrite_all(target->fd, b, 6000, 3000);
+		free(b);
+		break;
+	case OP_APPEND:
+		b = pattern(5000, seed);
+		FT_SYS(fcntl(target->fd, F_SETFL, O_APPEND));
+		FT_ASSERT(write(target->fd, b, 5000) == 5000, "append");
+		FT_SYS(fcntl(target->fd, F_SETFL, 0));
+		free(b);
+		break;
+	case OP_TRUNCATE:
+		FT_SYS(fstat(target->fd, &st));
+		FT_SYS(ftruncate(target->fd, st.st_size > 4000 ? st.st_size / 3
+							       : st.st_size + 7000));
+		break;
+	case OP_FALLOCATE:
+		FT_SYS(fstat(target->fd, &st));
+		FT_SYS(fallocate(target->fd, 0, st.st_size > 100 ? st.st_size - 100 : 0, 8292));
+		break;
+	case OP_LINK:
+		if (!cur_name) {
+			done = 0;
+			break;
+		}
+		rel = join(r->cdir, 'l', k);
+		FT_SYS(link(wpath(r, cur_name), wpath(r, rel)));
+		snprintf(namedir, sizeof(namedir), "%s", r->cdir);
+		break;
+	case OP_RENAME: {
+		const struct t1_ent *f = t1_view_ent(prev, "f");
+
+		if (!cur_name) {
+			done = 0;
+			break;
+		}
+		if (strcmp(cur_name, "f") != 0 && f && !f->isdir && f->ino != r->cur)
+			snprintf(rel2, sizeof(rel2), "f");
+		else
+			snprintf(rel2, sizeof(rel2), "%s", join(r->cdir, 'r', k));
+		FT_SYS(rename(wpath(r, cur_name), wpath(r, rel2)));
+		parent(rel2, namedir);
+		break;
+	}
+	case OP_UNLINK:
+		if (!cur_name) {
+			done = 0;
+			break;
+		}
+		FT_SYS(unlink(wpath(r, cur_name)));
+		break;
+	case OP_MKDIR:
+		rel = join(r->cdir, 'd', k);
+		FT_SYS(mkdir(wpath(r, rel), 0755));
+		fd = FT_SYS(open(wpath(r, rel), O_RDONLY | O_DIRECTORY));
+		add_obj(r, fd, 1);
+		target = &r->o[r->no - 1];
+		snprintf(namedir, sizeof(namedir), "%s", r->cdir);
+		snprintf(r->cdir, sizeof(r->cdir), "%s", rel);
+		break;
+	}
+	(void)done;
+	snapshot(r, k);
+
+	if (sync == S_DIRFSYNC) {
+		fd = FT_SYS(open(wpath(r, namedir), O_RDONLY | O_DIRECTORY));
+		FT_SYS(fstat(fd, &st));
+		FT_SYS(fsync(fd));
+		add_ack(w, now_ns(), k, ACK_DIR, (uint64_t)st.st_ino);
+		close(fd);
+	} else {
+		if (sync == S_FSYNC)
+			FT_SYS(fsync(target->fd));
+		else
+			FT_SYS(fdatasync(target->fd));
+		add_ack(w, now_ns(), k, target->isdir ? ACK_DIR | ACK_NAME : ACK_DATA | ACK_NAME,
+			target->ino);
+	}
+
+	/* After an unlink the current file is one that still has a name. */
+	if (!name_of(&w->st[k], r->cur)) {
+		static const char *pref[] = { "f", "e" };
+		const struct t1_ent *e;
+		int j;
+
+		for (j = 0; j < 2; j++) {
+			e = t1_view_ent(&w->st[k], pref[j]);
+			if (e && !e->isdir) {
+				r->cur = e->ino;
+				return;
+			}
+		}
+		for (j = 0; j < w->st[k].ne; j++) {
+			if (!w->st[k].e[j].isdir && obj(r, w->st[k].e[j].ino)) {
+				r->cur = w->st[k].e[j].ino;
+				return;
+			}
+		}
+	}
+}
+
+static void setup_dir(struct t1_wl *w)
+{
+	uint8_t *b;
+	int fd;
+
+	FT_SYS(mkdir(ft_path(&m, w->dir), 0755));
+	b = pattern(F_SIZE, (uint64_t)w->id * 16 + 14);
+	ft_write_file(ft_path(&m, ft_fmt("%s/f", w->dir)), b, F_SIZE, 1);
+	free(b);
+	b = pattern(E_SIZE, (uint64_t)w->id * 16 + 15);
+	ft_write_file(ft_path(&m, ft_fmt("%s/e", w->dir)), b, E_SIZE, 1);
+	free(b);
+	fd = FT_SYS(open(ft_path(&m, w->dir), O_RDONLY | O_DIRECTORY));
+	FT_SYS(fsync(fd));
+	close(fd);
+}
+
+static void run_workload(struct t1_wl *w)
+{
+	struct run r;
+	struct stat st;
+	int k, fd;
+
+	memset(&r, 0, sizeof(r));
+	r.w = w;
+	snprintf(r.wabs, sizeof(r.wabs), "%s", ft_path(&m, w->dir));
+	FT_SYS(stat(r.wabs, &st));
+	w->wino = (uint64_t)st.st_ino;
+	fd = FT_SYS(open(ft_path(&m, ft_fmt("%s/f", w->dir)), O_RDWR));
+	add_obj(&r, fd, 0);
+	r.cur = r.o[0].ino;
+	fd = FT_SYS(open(ft_path(&m, ft_fmt("%s/e", w->dir)), O_RDWR));
+	add_obj(&r, fd, 0);
+	snapshot(&r, 0);
+	/* The setup made all of S_0 durable. */
+	add_ack(w, 0, 0, ACK_DIR, w->wino);
+	for (k = 0; k < w->st[0].nf; k++)
+		add_ack(w, 0, 0, ACK_DATA | ACK_NAME, w->st[0].f[k].ino);
+
+	w->t_start = now_ns();
+	for (k = 1; k <= w->nsteps; k++)
+		run_step(&r, k);
+	FT_SYS(fsync(rootfd));	/* barrier: the window ends with everything durable */
+	w->t_end = now_ns();
+	for (k = 0; k < r.no; k++)
+		close(r.o[k].fd);
+}
+
+/* ---- mounting crash states ---- */
+
+static int want_mount(const struct t1_wl *w, unsigned long long distinct)
+{
+	(void)w;
+	return stats.mounted < max_mounts && distinct % mount_stride == 0;
+}
+
+static int mount_read(const char *root, const char *wdir, const struct t1_view *direct,
+		      uint64_t (*map)(uint64_t), struct t1_view *out)
+{
+	static struct ft_mount cm;	/* fstest keeps a pointer to it for its cleanup */
+	struct t1_view again;
+	char why[256];
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		struct t1_view *v = round ? &again : out;
+
+		ft_mount(&cm, root, crashmnt, NULL);
+		t1_read_view(ft_fmt("%s/%s", crashmnt, wdir), map, v);
+		ft_umount(&cm);	/* recovery left nothing undurable: exit 0 */
+		if (t1_view_diff(direct, v, why, sizeof(why)))
+			ft_fail("t1: crash state %s: mount %d shows other than the backing tree: "
+				"%s", root, round + 1, why);
+	}
+	t1_view_free(&again);
+	return 1;
+}
+
+/* ---- main ---- */
+
+static void check_batch(const struct t1_env *env, const struct t1_env *mem, struct t1_log *log,
+			struct t1_wl *ws, int n)
+{
+	int k;
+
+	t1_log_update(logpath, log);
+	for (k = 0; k < n; k++) {
+		t1_check_workload(env, log, &ws[k], 0, &stats);
+		t1_check_workload(mem, log, &ws[k], T1_DROP_DIRSYNC, &drop_dir);
+		t1_check_workload(mem, log, &ws[k], T1_DROP_FILESYNC, &drop_file);
+	}
+	for (k = 0; k < n; k++) {
+		int j;
+
+		for (j = 0; j <= ws[k].nsteps; j++)
+			t1_view_free(&ws[k].st[j]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct t1_env env, mem;
+	struct t1_log log;
+	struct t1_wl *ws;
+	char store[PATH_MAX];
+	uint64_t seed = 1;
+	size_t sblen;
+	uint8_t *sb;
+	unsigned three = 600, total, k, n1 = T1_NOPS * T1_NSYNCS, n2 = n1 * n1, n3 = n2 * n1;
+	int nb = 0, verbose = 0;
+	double t0, t_setup = 0, t_run = 0, t_check = 0;
+
+	ft_init(argc, argv);
+	if (ft_fake())
+		ft_fail("t1 needs the real daemon (FT_FAKE is set)");
+	if (ft_arg("three"))
+		three = (unsigned)strtoul(ft_arg("three"), NULL, 10);
+	if (ft_arg("seed"))
+		seed = strtoull(ft_arg("seed"), NULL, 10);
+	if (ft_arg("mounts"))
+		max_mounts = strtoull(ft_arg("mounts"), NULL, 10);
+	if (ft_arg("verbose"))
+		verbose = atoi(ft_arg("verbose"));
+	if (three > n3)
+		three = n3;
+	total = n1 + n2 + three;
+	if (ft_arg("limit"))	/* debugging: only the first N workloads */
+		total = (unsigned)strtoul(ft_arg("limit"), NULL, 10) < total ?
+			(unsigned)strtoul(ft_arg("limit"), NULL, 10) : total;
+	printf("# t1: %u workloads (%u of 1 step, %u of 2, %u of %u of 3; seed %" PRIu64 ")\n",
+	       total, n1, n2, three, n3, seed);
+	t0 = ft_now();
+
+	snprintf(store, sizeof(store), "%s/store", ft_tmpdir());
+	snprintf(logpath, sizeof(logpath), "%s/iorec.log", ft_tmpdir());
+	snprintf(crashmnt, sizeof(crashmnt), "%s/crashmnt", ft_tmpdir());
+	FT_SYS(mkdir(crashmnt, 0755));
+	FT_SYS(setenv("FROZENFS_IOREC", logpath, 1));
+	ft_mount(&m, store, ft_fmt("%s/mnt", ft_tmpdir()), OPTS);
+	FT_SYS(unsetenv("FROZENFS_IOREC"));	/* the crash-state mounts are not recorded */
+	rootfd = FT_SYS(open(m.mnt, O_RDONLY | O_DIRECTORY));
+	sb = ft_read_file(ft_fmt("%s/.frozenfs", store), &sblen);
+
+	memset(&env, 0, sizeof(env));
+	env.workdir = ft_arg("statedir") ? ft_arg("statedir") : ft_tmpdir();
+	env.sb = sb;
+	env.sblen = sblen;
+	env.materialise = 1;
+	env.verbose = verbose;
+	env.mount_read = mount_read;
+	env.want_mount = want_mount;
+	mem = env;
+	mem.materialise = 0;
+	mem.verbose = 0;
+	mem.mount_read = NULL;
+	/* Spread the mounted sample over the whole run (about 12 distinct states a workload). */
+	mount_stride = max_mounts ? (total * 12ull) / max_mounts + 1 : 1;
+
+	ws = calloc(BATCH, sizeof(*ws));
+	memset(&log, 0, sizeof(log));
+	if (!ws)
+		ft_fail("out of memory");
+	for (k = 0; k < total; k++) {
+		struct t1_wl *w = &ws[nb];
+		unsigned code, j;
+
+		memset(w, 0, sizeof(*w));
+		w->id = (int)k;
+		snprintf(w->dir, sizeof(w->dir), "w%u", k);
+		if (k < n1) {
+			code = k;
+			w->nsteps = 1;
+		} else if (k < n1 + n2) {
+			code = k - n1;
+			w->nsteps = 2;
+		} else {
+			code = (unsigned)ft_rand_below(&seed, n3);
+			w->nsteps = 3;
+		}
+		for (j = 0; j < (unsigned)w->nsteps; j++) {
+			unsigned s = code % n1;
+
+			code /= n1;
+			w->op[j] = (int)(s / T1_NSYNCS);
+			w->sync[j] = (int)(s % T1_NSYNCS);
+		}
+		nb++;
+		if (nb == BATCH || k + 1 == total) {
+			int j2;
+
+			double ta = ft_now(), tb, tc;
+
+			for (j2 = 0; j2 < nb; j2++)
+				setup_dir(&ws[j2]);
+			FT_SYS(fsync(rootfd));
+			tb = ft_now();
+			for (j2 = 0; j2 < nb; j2++)
+				run_workload(&ws[j2]);
+			tc = ft_now();
+			check_batch(&env, &mem, &log, ws, nb);
+			t_setup += tb - ta;
+			t_run += tc - tb;
+			t_check += ft_now() - tc;
+			nb = 0;
+		}
+	}
+	close(rootfd);
+	ft_umount(&m);
+	t1_log_free(&log);
+	free(ws);
+	free(sb);
+
+	printf("# t1: %u workloads run, %llu crash points, %llu crash states generated, "
+	       "%llu distinct states checked (%llu also through two mounts), %llu violations, "
+	       "%.1f s\n", total, stats.points, stats.generated, stats.checked, stats.mounted,
+	       stats.violations, ft_now() - t0);
+	printf("# t1: time: setup %.1f s, workloads %.1f s, crash states %.1f s\n", t_setup,
+	       t_run, t_check);
+	printf("# t1 self-test: without directory fsyncs %llu violations in %llu states; "
+	       "without file syncs %llu violations in %llu states\n", drop_dir.violations,
+	       drop_dir.checked, drop_file.violations, drop_file.checked);
+	FT_ASSERT(stats.violations == 0, "%llu crash states violate DURABILITY.md 4.2 (see the "
+		  "VIOLATION lines above)", stats.violations);
+	ft_ok("every crash state of %u workloads passes the checker (requirement 30)", total);
+	FT_ASSERT(drop_dir.violations > 0, "the checker found nothing with directory fsyncs "
+		  "removed from the logs");
+	FT_ASSERT(drop_file.violations > 0, "the checker found nothing with file syncs removed "
+		  "from the logs");
+	ft_ok("the checker catches missing directory and file syncs");
+	FT_ASSERT(stats.mounted > 0, "no crash state was mounted");
+	ft_ok("%llu crash states mount twice and show their backing tree", stats.mounted);
+	return ft_done();
+}
