@@ -93,6 +93,7 @@ struct t1_stats {
 	unsigned long long generated;	/* crash states built (with duplicates) */
 	unsigned long long checked;	/* distinct states materialised, read back, checked */
 	unsigned long long mounted;	/* of those, also checked through two frozenfs mounts */
+	unsigned long long renames;	/* renames over a target checked for requirement 28 */
 	unsigned long long violations;
 };
 
@@ -138,6 +139,9 @@ int t1_view_diff(const struct t1_view *a, const struct t1_view *b, char *why, si
  */
 void t1_log_update(const char *path, struct t1_log *log);
 void t1_log_free(struct t1_log *log);
+
+/* rm -rf; @strict: fail the test on an error (else ignore it, for exit handlers). */
+void t1_rm_tree(const char *path, int strict);
 
 /* Reads the tree below @wpath into @v, inodes translated by @map. */
 void t1_read_view(const char *wpath, uint64_t (*map)(uint64_t), struct t1_view *v);
