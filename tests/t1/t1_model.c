@@ -56,7 +56,7 @@
 
 static const char *op_names[] = { "create", "write", "append", "truncate", "fallocate", "link",
 				  "rename", "unlink", "mkdir" };
-static const char *sync_names[] = { "fsync", "fdatasync", "dirfsync" };
+static const char *sync_names[] = { "fsync", "fdatasync", "dirfsync", "O_DSYNC" };
 
 const char *t1_op_name(int op) { return op_names[op]; }
 const char *t1_sync_name(int sync) { return sync_names[sync]; }
