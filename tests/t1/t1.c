@@ -46,7 +46,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OPTS		"chunk_size=4096,flush_interval_ms=20"
 #define BATCH		40
 #define F_SIZE		10000
 #define E_SIZE		3000
@@ -482,25 +481,146 @@ static void check_batch(const struct t1_env *env, const struct t1_env *mem, stru
 	}
 }
 
-int main(int argc, char **argv)
+/* ---- the workload list ---- */
+
+static unsigned n1 = T1_NOPS * T1_NSYNCS, n2, n3, nd, three = 1000;
+static unsigned *three_codes;		/* the seeded sample of 3-step workloads */
+
+/*
+ * Workload @k: 0..n1-1 one step, then every 2-step one, then those ending in an O_DSYNC step
+ * (none or any step first), then the 3-step sample.
+ */
+static void decode(unsigned k, struct t1_wl *w)
 {
-	struct t1_env env, mem;
+	unsigned code, j;
+
+	memset(w, 0, sizeof(*w));
+	w->id = (int)k;
+	snprintf(w->dir, sizeof(w->dir), "w%u", k);
+	if (k >= n1 + n2 && k < n1 + n2 + nd) {
+		code = k - n1 - n2;
+		w->nsteps = code < T1_NOPS ? 1 : 2;
+		if (w->nsteps == 2) {
+			code -= T1_NOPS;
+			w->op[0] = (int)(code % n1 / T1_NSYNCS);
+			w->sync[0] = (int)(code % n1 % T1_NSYNCS);
+			code /= n1;
+		}
+		w->op[w->nsteps - 1] = (int)code;
+		w->sync[w->nsteps - 1] = S_DSYNC;
+		return;
+	}
+	if (k < n1) {
+		code = k;
+		w->nsteps = 1;
+	} else if (k < n1 + n2) {
+		code = k - n1;
+		w->nsteps = 2;
+	} else {
+		code = three_codes[k - n1 - n2 - nd];
+		w->nsteps = 3;
+	}
+	for (j = 0; j < (unsigned)w->nsteps; j++) {
+		w->op[j] = (int)(code % n1 / T1_NSYNCS);
+		w->sync[j] = (int)(code % n1 % T1_NSYNCS);
+		code /= n1;
+	}
+}
+
+struct config {
+	const char *name;
+	const char *opts;
+	int dsync_and_one_step_only;	/* run only the 1-step and O_DSYNC workloads */
+};
+
+static struct timing {
+	double setup, run, check;
+} tm;
+
+/*
+ * Runs workloads [@from, @to) (those @c selects) on a fresh recorded mount and checks them
+ * batch by batch. Returns how many ran.
+ */
+static unsigned run_config(const struct config *c, unsigned from, unsigned to,
+			   const struct t1_env *env0, const struct t1_env *mem0)
+{
+	struct t1_env env = *env0, mem = *mem0;
 	struct t1_log log;
 	struct t1_wl *ws;
 	char store[PATH_MAX];
-	uint64_t seed = 1;
 	size_t sblen;
 	uint8_t *sb;
-	unsigned three = 1000, total, k, n1 = T1_NOPS * T1_NSYNCS, n2 = n1 * n1, n3 = n2 * n1;
-	unsigned nd = T1_NOPS + n1 * T1_NOPS;	/* ending in an O_DSYNC step */
-	unsigned from = 0, nrun = 0;
-	int nb = 0, verbose = 0;
-	double t0, t_setup = 0, t_run = 0, t_check = 0;
+	unsigned k, nrun = 0;
+	int nb = 0;
+
+	snprintf(store, sizeof(store), "%s/store-%s", ft_tmpdir(), c->name);
+	snprintf(logpath, sizeof(logpath), "%s/iorec-%s.log", ft_tmpdir(), c->name);
+	FT_SYS(setenv("FROZENFS_IOREC", logpath, 1));
+	ft_mount(&m, store, ft_fmt("%s/mnt-%s", ft_tmpdir(), c->name), c->opts);
+	FT_SYS(unsetenv("FROZENFS_IOREC"));	/* the crash-state mounts are not recorded */
+	rootfd = FT_SYS(open(m.mnt, O_RDONLY | O_DIRECTORY));
+	sb = ft_read_file(ft_fmt("%s/.frozenfs", store), &sblen);
+	env.sb = mem.sb = sb;
+	env.sblen = mem.sblen = sblen;
+
+	ws = calloc(BATCH, sizeof(*ws));
+	memset(&log, 0, sizeof(log));
+	if (!ws)
+		ft_fail("out of memory");
+	for (k = from; k < to; k++) {
+		if (c->dsync_and_one_step_only && k >= n1 && (k < n1 + n2 || k >= n1 + n2 + nd))
+			continue;
+		decode(k, &ws[nb++]);
+		nrun++;
+		if (nb == BATCH || k + 1 == to) {
+			double ta = ft_now(), tb, tc;
+			uint64_t run_start;
+			int j;
+
+			for (j = 0; j < nb; j++)
+				setup_dir(&ws[j]);
+			FT_SYS(fsync(rootfd));
+			tb = ft_now();
+			run_start = now_ns();
+			for (j = 0; j < nb; j++)
+				run_workload(&ws[j]);
+			tc = ft_now();
+			check_batch(&env, &mem, &log, ws, nb, run_start);
+			tm.setup += tb - ta;
+			tm.run += tc - tb;
+			tm.check += ft_now() - tc;
+			nb = 0;
+		}
+	}
+	close(rootfd);
+	ft_umount(&m);
+	t1_log_free(&log);
+	free(ws);
+	free(sb);
+	printf("# t1: %s (-o %s): %u workloads\n", c->name, c->opts, nrun);
+	return nrun;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct config configs[] = {
+		{ "cached", "chunk_size=4096,flush_interval_ms=20", 0 },
+		/* Fact 5: with direct_io no FSYNC follows an O_DSYNC write; WRITE must wait. */
+		{ "direct_io", "chunk_size=4096,flush_interval_ms=20,direct_io", 1 },
+	};
+	struct t1_env env, mem;
+	uint64_t seed = 1;
+	unsigned total, k, from = 0, nrun = 0;
+	int verbose = 0;
+	double t0;
 
 	atexit(rm_statedir);	/* registered first: runs after fstest has unmounted all */
 	ft_init(argc, argv);
 	if (ft_fake())
 		ft_fail("t1 needs the real daemon (FT_FAKE is set)");
+	n2 = n1 * n1;
+	n3 = n2 * n1;
+	nd = T1_NOPS + n1 * T1_NOPS;
 	if (ft_arg("three"))
 		three = (unsigned)strtoul(ft_arg("three"), NULL, 10);
 	if (ft_arg("seed"))
@@ -511,34 +631,28 @@ int main(int argc, char **argv)
 		verbose = atoi(ft_arg("verbose"));
 	if (three > n3)
 		three = n3;
+	three_codes = calloc(three + 1, sizeof(*three_codes));
+	if (!three_codes)
+		ft_fail("out of memory");
+	for (k = 0; k < three; k++)
+		three_codes[k] = (unsigned)ft_rand_below(&seed, n3);
 	total = n1 + n2 + nd + three;
-	if (ft_arg("from"))
+	if (ft_arg("from"))	/* debugging: workloads [from, limit) only */
 		from = (unsigned)strtoul(ft_arg("from"), NULL, 10);
-	if (ft_arg("limit"))	/* debugging: only the first N workloads */
-		total = (unsigned)strtoul(ft_arg("limit"), NULL, 10) < total ?
-			(unsigned)strtoul(ft_arg("limit"), NULL, 10) : total;
-	printf("# t1: %u workloads (%u of 1 step, %u of 2, %u ending with O_DSYNC, %u of %u of "
-	       "3; seed %" PRIu64 ")\n", total, n1, n2, nd, three, n3, seed);
+	if (ft_arg("limit") && (unsigned)strtoul(ft_arg("limit"), NULL, 10) < total)
+		total = (unsigned)strtoul(ft_arg("limit"), NULL, 10);
+	printf("# t1: workloads: %u of 1 step, %u of 2, %u ending with O_DSYNC, %u of %u of 3 "
+	       "(seed %s)\n", n1, n2, nd, three, n3, ft_arg("seed") ? ft_arg("seed") : "1");
 	t0 = ft_now();
 
-	snprintf(store, sizeof(store), "%s/store", ft_tmpdir());
-	snprintf(logpath, sizeof(logpath), "%s/iorec.log", ft_tmpdir());
 	snprintf(crashmnt, sizeof(crashmnt), "%s/crashmnt", ft_tmpdir());
 	FT_SYS(mkdir(crashmnt, 0755));
-	FT_SYS(setenv("FROZENFS_IOREC", logpath, 1));
-	ft_mount(&m, store, ft_fmt("%s/mnt", ft_tmpdir()), OPTS);
-	FT_SYS(unsetenv("FROZENFS_IOREC"));	/* the crash-state mounts are not recorded */
-	rootfd = FT_SYS(open(m.mnt, O_RDONLY | O_DIRECTORY));
-	sb = ft_read_file(ft_fmt("%s/.frozenfs", store), &sblen);
-
-	memset(&env, 0, sizeof(env));
-	/* States are small and many: on tmpfs when there is one (they are real stores all the same). */
+	/* States are small and many: on tmpfs if there is one (real stores all the same). */
 	snprintf(statedir, sizeof(statedir), "/dev/shm/frozenfs-t1.XXXXXX");
 	if (!mkdtemp(statedir))
 		snprintf(statedir, sizeof(statedir), "%s", ft_tmpdir());
+	memset(&env, 0, sizeof(env));
 	env.workdir = statedir;
-	env.sb = sb;
-	env.sblen = sblen;
 	env.materialise = 1;
 	env.verbose = verbose;
 	env.mount_read = mount_read;
@@ -548,86 +662,19 @@ int main(int argc, char **argv)
 	mem.verbose = verbose > 1;	/* --verbose=2: the self-test's violations too */
 	mem.mount_read = NULL;
 	/* Spread the mounted sample over the whole run (about 12 distinct states a workload). */
-	mount_stride = max_mounts ? (total * 12ull) / max_mounts + 1 : 1;
+	mount_stride = max_mounts ? (total * 12ull * 5 / 4) / max_mounts + 1 : 1;
 
-	ws = calloc(BATCH, sizeof(*ws));
-	memset(&log, 0, sizeof(log));
-	if (!ws)
-		ft_fail("out of memory");
-	for (k = 0; k < total; k++) {
-		struct t1_wl *w = &ws[nb];
-		unsigned code, j;
-
-		if (k < from)	/* debugging: start at workload N */
-			continue;
-		memset(w, 0, sizeof(*w));
-		w->id = (int)k;
-		snprintf(w->dir, sizeof(w->dir), "w%u", k);
-		if (k < n1) {
-			code = k;
-			w->nsteps = 1;
-		} else if (k < n1 + n2) {
-			code = k - n1;
-			w->nsteps = 2;
-		} else if (k < n1 + n2 + nd) {
-			/* O_DSYNC last: any first step (or none), then OP with O_DSYNC. */
-			code = k - n1 - n2;
-			w->nsteps = code < T1_NOPS ? 1 : 2;
-			if (w->nsteps == 2) {
-				code -= T1_NOPS;
-				w->op[0] = (int)(code % n1 / T1_NSYNCS);
-				w->sync[0] = (int)(code % n1 % T1_NSYNCS);
-				code /= n1;
-			}
-			w->op[w->nsteps - 1] = (int)code;
-			w->sync[w->nsteps - 1] = S_DSYNC;
-		} else {
-			code = (unsigned)ft_rand_below(&seed, n3);
-			w->nsteps = 3;
-		}
-		for (j = 0; j < (unsigned)w->nsteps && (k < n1 + n2 || k >= n1 + n2 + nd); j++) {
-			unsigned s = code % n1;
-
-			code /= n1;
-			w->op[j] = (int)(s / T1_NSYNCS);
-			w->sync[j] = (int)(s % T1_NSYNCS);
-		}
-		nb++;
-		nrun++;
-		if (nb == BATCH || k + 1 == total) {
-			int j2;
-
-			double ta = ft_now(), tb, tc;
-			uint64_t run_start;
-
-			for (j2 = 0; j2 < nb; j2++)
-				setup_dir(&ws[j2]);
-			FT_SYS(fsync(rootfd));
-			tb = ft_now();
-			run_start = now_ns();
-			for (j2 = 0; j2 < nb; j2++)
-				run_workload(&ws[j2]);
-			tc = ft_now();
-			check_batch(&env, &mem, &log, ws, nb, run_start);
-			t_setup += tb - ta;
-			t_run += tc - tb;
-			t_check += ft_now() - tc;
-			nb = 0;
-		}
-	}
-	close(rootfd);
-	ft_umount(&m);
-	t1_log_free(&log);
-	free(ws);
-	free(sb);
+	for (k = 0; k < sizeof(configs) / sizeof(configs[0]); k++)
+		nrun += run_config(&configs[k], from, total, &env, &mem);
+	free(three_codes);
 
 	printf("# t1: %u workloads run, %llu crash points, %llu crash states generated, "
 	       "%llu distinct states checked (%llu also through two mounts), %llu violations, "
 	       "%.1f s\n", nrun, stats.points, stats.generated, stats.checked, stats.mounted,
 	       stats.violations, ft_now() - t0);
 	printf("# t1: %llu renames over a target replayed for requirement 28\n", stats.renames);
-	printf("# t1: time: setup %.1f s, workloads %.1f s, crash states %.1f s\n", t_setup,
-	       t_run, t_check);
+	printf("# t1: time: setup %.1f s, workloads %.1f s, crash states %.1f s\n", tm.setup,
+	       tm.run, tm.check);
 	printf("# t1 self-test: without directory fsyncs %llu violations in %llu states; "
 	       "without file syncs %llu violations in %llu states\n", drop_dir.violations,
 	       drop_dir.checked, drop_file.violations, drop_file.checked);
