@@ -77,8 +77,12 @@ static void put_str(struct line *l, const char *key, const char *s)
 
 	put(l, " %s=", key);
 	line_reserve(l, 3 * n + 1);
-	if (n == 0) {
-		l->buf[l->len++] = '-';	/* never a real name; keeps the field non-empty */
+	if (n == 0)
+		l->buf[l->len++] = '-';	/* keeps the field non-empty; a real "-" is escaped */
+	if (n == 1 && s[0] == '-') {
+		memcpy(l->buf + l->len, "%2d", 3);
+		l->len += 3;
+		s++;
 	}
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;

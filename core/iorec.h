@@ -26,7 +26,8 @@
  * - Unrecorded (pass-through): close, preadv, flock, fstat, lseek, and openat without O_CREAT.
  *
  * Line format: space-separated key=value fields; values are decimal numbers or strings with
- * bytes outside '!'..'~' and '%', '=' written as %XX; "data" is the payload in hex.
+ * bytes outside '!'..'~' and '%', '=' written as %XX ("-" is the empty string, "%2d" a
+ * dash); "data" is the payload in hex.
  *
  *   seq=N ns=N op=OP res=R ...
  *   op=pwrite    ino path off len data

@@ -17,7 +17,11 @@
  *   mkdir      d<k>, which becomes the current directory
  * and the sync is fsync or fdatasync of the object (the new directory after mkdir), or fsync
  * of the directory holding the name the operation touched. Every 1- and 2-step workload runs,
- * plus a seeded sample of 3-step ones (--three=N, --seed=S).
+ * plus a seeded sample of 3-step ones (--three=N, --seed=S), plus every workload whose last
+ * step is acknowledged by an O_DSYNC write instead (the write itself for write and append,
+ * else a rewrite of the first byte; requirement 5). The store has 4 KiB chunks so that the
+ * files span several. The 1-step and O_DSYNC workloads run once more on a direct_io mount,
+ * where no FSYNC follows an O_DSYNC write (DURABILITY.md fact 5).
  *
  * The workload notes the CLOCK_MONOTONIC time each operation starts and each sync returns
  * (the acknowledgements), and reads the whole of W through the mount after each operation
@@ -32,7 +36,8 @@
  * Prints: workloads run, crash points, states generated, states checked, states mounted,
  * violations (0 to pass).
  *
- * Usage: t1 FROZENFS_BINARY [--three=N] [--seed=S] [--mounts=N] [--verbose=1]
+ * Usage: t1 FROZENFS_BINARY [--three=N] [--seed=S] [--mounts=N] [--verbose=1|2]
+ *        (--from=N --limit=M: only workloads N..M-1, for debugging)
  */
 #include "fstest.h"
 #include "t1.h"

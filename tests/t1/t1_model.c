@@ -253,8 +253,10 @@ static void unescape(char *dst, size_t len, const char *s, size_t n)
 {
 	size_t o = 0, k;
 
+	if (n == 1 && s[0] == '-')
+		n = 0;		/* the empty string; a real "-" comes as %2d */
 	for (k = 0; k < n && o + 1 < len; k++) {
-		if (s[k] == '%' && k + 2 < n + 1 && hexval(s[k + 1]) >= 0 &&
+		if (s[k] == '%' && k + 2 < n && hexval(s[k + 1]) >= 0 &&
 		    hexval(s[k + 2]) >= 0) {
 			dst[o++] = (char)(hexval(s[k + 1]) * 16 + hexval(s[k + 2]));
 			k += 2;
@@ -263,8 +265,6 @@ static void unescape(char *dst, size_t len, const char *s, size_t n)
 		}
 	}
 	dst[o] = '\0';
-	if (o == 1 && dst[0] == '-')
-		dst[0] = '\0';
 }
 
 static void parse_line(char *line, struct t1_rec *r, size_t lineno)
