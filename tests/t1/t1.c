@@ -423,7 +423,7 @@ static void run_workload(struct t1_wl *w)
 static int want_mount(const struct t1_wl *w, unsigned long long distinct)
 {
 	(void)w;
-	return stats.mounted < max_mounts && distinct % mount_stride == 0;
+	return stats.mounted < max_mounts && (distinct - 1) % mount_stride == 0;
 }
 
 static int mount_read(const char *root, const char *wdir, const struct t1_view *direct,
