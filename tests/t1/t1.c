@@ -64,6 +64,7 @@ static char logpath[PATH_MAX], crashmnt[PATH_MAX];
 static int rootfd = -1;
 static unsigned long long max_mounts = 600, mount_stride = 1;
 static struct t1_stats stats, drop_dir, drop_file;
+static unsigned long long late;		/* sync/futimens records after a barrier */
 static char statedir[PATH_MAX];		/* crash states are materialised here */
 
 static void rm_statedir(void)
@@ -468,6 +469,16 @@ static void check_batch(const struct t1_env *env, const struct t1_env *mem, stru
 			continue;
 		for (k = 0; k < n && (r->ns < ws[k].t_start || r->ns > ws[k].t_end); k++)
 			;
+		/*
+		 * A sync or an mtime update may outlive the barrier: pipeline_sync_all() does
+		 * not wait for a flush of nothing but the mtime that is already in flight. It
+		 * changes no data or name, and the checker ignores a sync that began outside
+		 * the window.
+		 */
+		if (k == n && (r->op == R_SYNC || r->op == R_FUTIMENS)) {
+			late++;
+			continue;
+		}
 		if (k == n)
 			ft_fail("t1: backing call %" PRIu64 " (op %d on inode %" PRIu64 ") falls "
 				"outside every workload's window", r->seq, r->op,
@@ -678,6 +689,7 @@ int main(int argc, char **argv)
 	       "%.1f s\n", nrun, stats.points, stats.generated, stats.checked, stats.mounted,
 	       stats.violations, ft_now() - t0);
 	printf("# t1: %llu renames over a target replayed for requirement 28\n", stats.renames);
+	printf("# t1: %llu sync or futimens records came after their workload's barrier\n", late);
 	printf("# t1: time: setup %.1f s, workloads %.1f s, crash states %.1f s\n", tm.setup,
 	       tm.run, tm.check);
 	printf("# t1 self-test: without directory fsyncs %llu violations in %llu states; "

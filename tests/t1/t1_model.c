@@ -1262,6 +1262,7 @@ unsigned t1_check_workload(const struct t1_env *env, const struct t1_log *log,
 	uint64_t pts[MAXOPS + T1_MAXACKS + 1];
 	int np = 0, k;
 	size_t i;
+	uint64_t first_seq = 0;		/* first record of the window */
 	unsigned bad;
 
 	if (!x)
@@ -1310,6 +1311,8 @@ unsigned t1_check_workload(const struct t1_env *env, const struct t1_log *log,
 
 		if (r->ns < w->t_start || r->ns > w->t_end)
 			continue;
+		if (!first_seq)
+			first_seq = r->seq;
 		switch (r->op) {
 		case R_PWRITE:
 		case R_FTRUNCATE:
@@ -1355,7 +1358,7 @@ unsigned t1_check_workload(const struct t1_env *env, const struct t1_log *log,
 				continue;
 			if ((drop & T1_DROP_FILESYNC) && !r->isdir)
 				continue;
-			if (r->end) {
+			if (r->end && r->begin >= first_seq) {
 				if (x->nends == MAXOPS)
 					ft_fail("t1: too many syncs in workload %d", w->id);
 				x->ends[x->nends++] = r;
