@@ -1087,6 +1087,7 @@ static void gen_point(struct wctx *x, const struct bstate *base, uint64_t tc, co
 	struct bstate dur, var;
 	uint64_t objs[2], synced[MAXOPS][2];
 	const struct t1_rec *uns[MAXOPS];
+	uint64_t uobj[MAXOPS][2];	/* the parts of uns[k] not durable yet (0: none) */
 	int nun = 0, k, j, o, n;
 	char what[128];
 
@@ -1113,6 +1114,7 @@ static void gen_point(struct wctx *x, const struct bstate *base, uint64_t tc, co
 		if (r->ns >= tc)
 			break;
 		n = rec_objs(r, objs);
+		uobj[nun][0] = uobj[nun][1] = 0;
 		for (o = 0; o < n; o++) {
 			uint64_t upto = 0;
 
@@ -1122,7 +1124,7 @@ static void gen_point(struct wctx *x, const struct bstate *base, uint64_t tc, co
 			if (r->seq < upto)
 				apply(&dur, r, objs[o]);
 			else
-				pending = 1;
+				uobj[nun][pending++] = objs[o];
 		}
 		if (pending)
 			uns[nun++] = r;
@@ -1140,14 +1142,22 @@ static void gen_point(struct wctx *x, const struct bstate *base, uint64_t tc, co
 			if (!d || !dir_get(d, r->name))
 				continue;
 		}
-		if (r->op == R_RENAME && !(r->flags & RENAME_EXCHANGE)) {
+		/* A rename whose source side is pending needs its source entry there. */
+		if (r->op == R_RENAME && !(r->flags & RENAME_EXCHANGE) &&
+		    (uobj[k][0] == r->dino || uobj[k][1] == r->dino)) {
 			struct bdir *d = bs_dir(&dur, r->dino);
 
 			if (!d || dir_get(d, r->name) != r->ino)
 				continue;
 		}
+		/*
+		 * Only the parts not durable yet: a rename across directories may be durable in
+		 * one of them already, and later operations there must not be undone.
+		 */
 		bs_copy(&var, &dur);
-		apply(&var, r, 0);
+		apply(&var, r, uobj[k][0]);
+		if (uobj[k][1])
+			apply(&var, r, uobj[k][1]);
 		snprintf(what, sizeof(what), "durable + %s (record %" PRIu64 ")", rec_ops[r->op],
 			 r->seq);
 		one_state(x, tc, point, &var, what);
