@@ -63,7 +63,7 @@ enum { S_FSYNC, S_FDATASYNC, S_DIRFSYNC, S_DSYNC };
 static struct ft_mount m;
 static char logpath[PATH_MAX], crashmnt[PATH_MAX];
 static int rootfd = -1;
-static unsigned long long max_mounts = 600, mount_stride = 1;
+static unsigned long long max_mounts = 300, mount_stride = 1;
 static struct t1_stats stats, drop_dir, drop_file;
 static unsigned long long late;		/* sync/futimens records after a barrier */
 static char statedir[PATH_MAX];		/* crash states are materialised here */
@@ -500,7 +500,7 @@ static void check_batch(const struct t1_env *env, const struct t1_env *mem, stru
 
 /* ---- the workload list ---- */
 
-static unsigned n1 = T1_NOPS * T1_NSYNCS, n2, n3, nd, three = 1000;
+static unsigned n1 = T1_NOPS * T1_NSYNCS, n2, n3, nd, three = 800;
 static unsigned *three_codes;		/* the seeded sample of 3-step workloads */
 
 /*
