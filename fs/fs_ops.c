@@ -740,11 +740,13 @@ static void mark_dentry_dirty(struct fs *fs, struct fs_inode *i, struct fs_inode
 	pthread_mutex_unlock(&i->lock);
 }
 
-static int fsync_dir_fd(const struct chunk_io *io, int opath_fd)
+/* *@opened: 0 if the directory could not even be opened (nothing was tried). */
+static int fsync_dir_fd(const struct chunk_io *io, int opath_fd, int *opened)
 {
 	int fd = openat(opath_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc;
 
+	*opened = fd >= 0;
 	if (fd < 0)
 		return -errno;
 	rc = io->fsync(fd);
@@ -753,8 +755,41 @@ static int fsync_dir_fd(const struct chunk_io *io, int opath_fd)
 }
 
 /*
+ * Puts back parents sync_dentry() took but could not sync; each holds an nref, which moves
+ * back into the list or is dropped when the list has it already or is full.
+ */
+static void requeue_dparents(struct fs *fs, struct fs_inode *i, struct fs_inode **dirs, int n,
+			     bool overflow)
+{
+	struct fs_inode *drop[FS_DIRTY_PARENTS];
+	int k, j, ndrop = 0;
+
+	pthread_mutex_lock(&i->lock);
+	for (k = 0; k < n; k++) {
+		for (j = 0; j < i->ndparents && i->dparents[j] != dirs[k]; j++)
+			;
+		if (j < i->ndparents) {
+			drop[ndrop++] = dirs[k];
+		} else if (i->ndparents < FS_DIRTY_PARENTS) {
+			i->dparents[i->ndparents++] = dirs[k];
+		} else {
+			i->dparents_overflow = true;
+			drop[ndrop++] = dirs[k];
+		}
+	}
+	if (overflow)
+		i->dparents_overflow = true;
+	pthread_mutex_unlock(&i->lock);
+	for (k = 0; k < ndrop; k++)
+		inode_drop(fs, drop[k], 0, 0, 1);
+}
+
+/*
  * fsyncs the backing parents recorded by mark_dentry_dirty() (DURABILITY.md requirement 27).
- * A failure is sticky for the inode and counts as a metadata failure. Runs in the FSYNC
+ * A failure is sticky for the inode and counts as a metadata failure. Not being able to open
+ * a parent at all (EMFILE, ENFILE, ENOMEM: the daemon holds a descriptor per inode the kernel
+ * caches) is not a backing failure and nothing was lost: the parents not synced stay recorded
+ * for the next fsync, and the caller gets that errno, logged. Runs in the FSYNC
  * handler itself: the kernel holds the inode lock during FSYNC, so two of these never run
  * for one inode at once.
  */
@@ -763,7 +798,7 @@ static int sync_dentry(struct fs *fs, struct fs_inode *i)
 	struct fs_inode *dirs[FS_DIRTY_PARENTS];
 	char name[FS_NAME_LEN];
 	bool overflow;
-	int n, k, rc = 0;
+	int n, k, j, opened = 1, rc = 0;
 
 	pthread_mutex_lock(&i->lock);
 	if (i->dentry_err) {
@@ -783,8 +818,17 @@ static int sync_dentry(struct fs *fs, struct fs_inode *i)
 		return 0;
 	if (atomic_load_explicit(&fs->meta_failed, memory_order_relaxed))
 		rc = -EIO;	/* its name may be among what failed to persist */
-	for (k = 0; k < n && !rc; k++)
-		rc = fsync_dir_fd(fs->io, dirs[k]->fd);
+	for (k = 0; k < n && !rc; k++) {
+		rc = fsync_dir_fd(fs->io, dirs[k]->fd, &opened);
+		if (!opened) {
+			fs_log(LOG_ERR, "%s: cannot open its parent directory to fsync it: %s", name,
+			       strerror(-rc));
+			requeue_dparents(fs, i, dirs + k, n - k, overflow);
+			for (j = 0; j < k; j++)
+				inode_drop(fs, dirs[j], 0, 0, 1);
+			return rc;
+		}
+	}
 	if (!rc && overflow && syncfs(store_dirfd(fs->store)) < 0)
 		rc = -errno;
 	if (rc) {
@@ -1452,9 +1496,10 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fd = openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
-		    mode & 07777);
-	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+	/* Through the table, so that a recorder sees the new name (DURABILITY.md 4.1, T1). */
+	fd = fs->io->openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			    mode & 07777);
+	if (fd == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Lost a race with another creator: open(O_CREAT) opens what is there. */
 		rc = do_lookup(fs, dir, name, &e, &i);
 		if (rc < 0) {
@@ -1472,7 +1517,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		return;
 	}
 	if (fd < 0) {
-		fuse_reply_err(req, meta_error(fs, "create", name, errno));
+		fuse_reply_err(req, meta_error(fs, "create", name, -fd));
 		return;
 	}
 	rc = set_owner(req, fs, dir, fd, S_IFREG | mode);
