@@ -789,6 +789,21 @@ int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags
 	return PIPELINE_PENDING;
 }
 
+void pipeline_file_flush(struct pipeline_file *f)
+{
+	bool schedule;
+
+	pthread_mutex_lock(&f->lock);
+	schedule = !f->scheduled && !f->err && f->seq != f->durable_seq;
+	if (schedule) {
+		f->scheduled = true;
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (schedule)
+		ready_push(f->p, f);
+}
+
 struct sync_wait {
 	pthread_mutex_t m;
 	pthread_cond_t c;

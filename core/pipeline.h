@@ -181,6 +181,12 @@ void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st);
 /* The logical size alone. */
 uint64_t pipeline_file_size(struct pipeline_file *f);
 
+/*
+ * Hands @f to a sync thread now if it has anything not yet durable (does not wait), so that
+ * its flush can overlap other work of the caller before a pipeline_wait*() on it.
+ */
+void pipeline_file_flush(struct pipeline_file *f);
+
 /* Starts a batch now (does not wait). */
 void pipeline_kick(struct pipeline *p);
 

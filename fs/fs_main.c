@@ -34,6 +34,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fs.h"
@@ -265,6 +266,19 @@ int main(int argc, char *argv[])
 	 * queued data was lost at a clean unmount. Loaded now, it is found without a descriptor.
 	 */
 	dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE);
+	/*
+	 * One or two descriptors per inode the kernel caches: the default soft limit (1024)
+	 * makes creates fail with EMFILE on a busy tree long before memory runs short. Take
+	 * the hard limit, as servers do; failing that, keep what we have.
+	 */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	memset(&fs, 0, sizeof(fs));
 	fs.proc_fd = -1;
 	rc = fs_opts_parse(argc, argv, &fs.opts, why, sizeof(why));

@@ -1754,6 +1754,7 @@ static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	pipeline_file_flush(pf);	/* the data's sync overlaps the directory's */
 	rc = sync_dentry(fs, i);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
