@@ -77,10 +77,12 @@ cmd_test() {
 	# Normal build, warnings as errors: unit, integration and durability suites.
 	build build -Dwerror=true
 	run_suite build
-	# ASan + UBSan: every suite; fewer crash cycles, each daemon start costs more here.
+	# ASan + UBSan: every suite; fewer crash cycles and T1 three-step workloads, since each
+	# daemon start costs more here (the normal build above runs the full counts).
 	build build-asan -Dwerror=true -Db_sanitize=address,undefined
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-		FROZENFS_CRASH_CYCLES=48 FROZENFS_POWERLOSS_CYCLES=16 run_suite build-asan
+		FROZENFS_CRASH_CYCLES=48 FROZENFS_POWERLOSS_CYCLES=16 FT_THREE=150 FT_MOUNTS=60 \
+		run_suite build-asan
 	# TSan: the concurrent core modules.
 	build build-tsan -Dwerror=true -Db_sanitize=thread -Dfs=false
 	# TSan needs a narrower mmap randomisation than recent kernels default to.
