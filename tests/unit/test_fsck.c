@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 #include "err.h"
 #include "fsck.h"
 #include "iofake.h"
+#include "testdir.h"
 #include "store.h"
 
 struct fixture {
@@ -33,13 +33,11 @@ struct fixture {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/test_fsck.XXXXXX", tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->dir))
+	if (testdir_make(f->dir, sizeof(f->dir), "test_fsck") < 0)
 		return -1;
 	iofake_reset();
 	err_clear();
@@ -47,19 +45,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(f->dir);
 	free(f->out);
 	free(f);
 	return 0;
