@@ -688,17 +688,7 @@ static void t_slow(void)
 	ft_check("another process writes without fsync; fsync on our O_RDONLY fd puts it in the "
 		 "backing file (req 42)");
 	d = pattern(65536 + 17, 42);
-	pid = fork();
-	FT_ASSERT(pid >= 0, "fork");
-	if (pid == 0) {
-		int cfd = open(SP("f42"), O_WRONLY | O_CREAT | O_EXCL, 0644);
-
-		if (cfd < 0 || write(cfd, d, 65536 + 17) != 65536 + 17 || close(cfd) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	FT_SYS(waitpid(pid, &st2, 0));
-	FT_ASSERT(WIFEXITED(st2) && WEXITSTATUS(st2) == 0, "writer child failed");
+	ft_write_in_child(SP("f42"), d, 65536 + 17);
 	fd = FT_SYS(open(SP("f42"), O_RDONLY));
 	FT_SYS(fsync(fd));
 	FT_SYS(close(fd));

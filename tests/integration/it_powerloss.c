@@ -100,8 +100,7 @@ int main(int argc, char **argv)
 	uint8_t *dold = pattern(50000, 60), *dnew = pattern(70000, 61);
 	uint8_t *d12 = pattern(200000, 12), *du = pattern(1 << 20, 99), *d11;
 	size_t len, i;
-	int fd, st;
-	pid_t pid;
+	int fd;
 
 	ft_init(argc, argv);
 	if (ft_fake())
@@ -128,17 +127,7 @@ int main(int argc, char **argv)
 	fsync_dir(P("d26"));
 
 	/* req 42: another process writes, we fsync an O_RDONLY fd. */
-	pid = fork();
-	FT_ASSERT(pid >= 0, "fork");
-	if (pid == 0) {
-		int cfd = open(P("a42"), O_WRONLY | O_CREAT | O_EXCL, 0644);
-
-		if (cfd < 0 || write(cfd, d42, 65536 + 9) != 65536 + 9 || close(cfd) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	FT_SYS(waitpid(pid, &st, 0));
-	FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer child failed");
+	ft_write_in_child(P("a42"), d42, 65536 + 9);
 	fd = FT_SYS(open(P("a42"), O_RDONLY));
 	FT_SYS(fsync(fd));
 	FT_SYS(close(fd));

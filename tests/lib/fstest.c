@@ -759,3 +759,22 @@ double ft_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+void ft_write_in_child(const char *path, const void *buf, size_t len)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	FT_ASSERT(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+		if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	FT_SYS(waitpid(pid, &st, 0));
+	FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child writing %s failed", path);
+}

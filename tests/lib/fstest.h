@@ -135,6 +135,10 @@ const char *ft_fmt(const char *fmt, ...);
 void ft_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 void ft_pread_all(int fd, void *buf, size_t len, off_t off);
 
+/* In a child process: creates @path (O_EXCL), writes @len bytes of @buf, closes; fails the
+ * test unless all of it succeeded. No fsync: "another process wrote it". */
+void ft_write_in_child(const char *path, const void *buf, size_t len);
+
 /* Reads a whole file (path) into a malloc'd buffer; *len gets the size. Fails the test. */
 uint8_t *ft_read_file(const char *path, size_t *len);
 
