@@ -111,6 +111,7 @@ Try:
   echo hello > $mnt/hello.txt && sync $mnt/hello.txt   # fsync: durable when it returns
   dd if=/dev/urandom of=$mnt/big bs=1M count=64 conv=fsync
   ls -l $data                                           # the chunked backing files
+  $ROOT/build/tools/frozenfs-ctl status $mnt   # queue, pool, durable epoch, errors
   $ROOT/build/fs/frozenfs --help                        # every option
 Unmount (writes and syncs everything queued):
   fusermount3 -u $mnt
