@@ -734,6 +734,19 @@ ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t l
 
 static void ready_push(struct pipeline *p, struct pipeline_file *f);
 
+/*
+ * f->lock held: marks the file scheduled, with a reference for the sync thread, unless a
+ * sync thread has it already. True if the caller must ready_push() it (after unlocking).
+ */
+static bool claim_locked(struct pipeline_file *f)
+{
+	if (f->scheduled)
+		return false;
+	f->scheduled = true;
+	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	return true;
+}
+
 int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags,
 			pipeline_cb cb, void *arg)
 {
@@ -777,12 +790,8 @@ int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags
 	 * thread sees this waiter when it publishes and takes the file again: whatever was
 	 * queued meanwhile goes out in one flight (group commit).
 	 */
-	bool schedule = !f->scheduled;
+	bool schedule = claim_locked(f);
 
-	if (schedule) {
-		f->scheduled = true;
-		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
-	}
 	pthread_mutex_unlock(&f->lock);
 	if (schedule)
 		ready_push(f->p, f);
@@ -794,11 +803,7 @@ void pipeline_file_flush(struct pipeline_file *f)
 	bool schedule;
 
 	pthread_mutex_lock(&f->lock);
-	schedule = !f->scheduled && !f->err && f->seq != f->durable_seq;
-	if (schedule) {
-		f->scheduled = true;
-		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
-	}
+	schedule = !f->err && f->seq != f->durable_seq && claim_locked(f);
 	pthread_mutex_unlock(&f->lock);
 	if (schedule)
 		ready_push(f->p, f);

@@ -53,20 +53,12 @@ static int teardown(void **state)
 
 static void path_of(const struct fixture *f, const char *name, char *out)
 {
-	if (snprintf(out, PATH_MAX, "%s/%s", f->dir, name) >= PATH_MAX)
-		fail_msg("path too long");
+	testdir_path(f->dir, name, out);
 }
 
 static void write_file(const struct fixture *f, const char *name, const void *buf, size_t len)
 {
-	char p[PATH_MAX];
-	int fd;
-
-	path_of(f, name, p);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, len), (ssize_t)len);
-	close(fd);
+	testdir_write(f->dir, name, buf, len);
 }
 
 static ssize_t read_file(const struct fixture *f, const char *name, void *buf, size_t len)
