@@ -71,7 +71,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "err.h"
 #include "pool.h"
@@ -348,19 +347,7 @@ int pool_create(size_t buf_size, size_t nbufs, struct pool **out)
 	p->buf_size = buf_size;
 	p->nbufs = nbufs;
 	p->stride = stride;
-	/*
-	 * A large arena is 2 MiB aligned and asks for transparent huge pages: it is touched
-	 * lazily, and first use in 4 KiB pages cost a page fault per 4 KiB of queued data (a
-	 * sequential write into a fresh 256 MiB pool ran at a third of its later speed).
-	 */
-	size_t arena = nbufs * stride;
-	int huge = arena >= (8u << 20);
-
-	if (huge)
-		arena = (arena + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-	p->arena = aligned_alloc(huge ? (2u << 20) : POOL_ALIGN, arena);
-	if (p->arena && huge)
-		madvise(p->arena, arena, MADV_HUGEPAGE);	/* a hint; failure is harmless */
+	p->arena = aligned_alloc(POOL_ALIGN, nbufs * stride);
 	p->next = calloc(nbufs, sizeof(*p->next));
 	if (!p->arena || !p->next)
 		goto nomem;
