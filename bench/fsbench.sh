@@ -298,7 +298,7 @@ if [ "$EXTRA" = 1 ]; then
 	wait $pids	# not a bare wait: the daemon is a background job too
 	rm -f -- "$MNT"/rss*
 	pool=$(echo ",$OPTS," | sed -n 's/.*,pool_mb=\([0-9]*\),.*/\1/p')
-	echo "daemon peak RSS (VmHWM) after 8 writers of 256 MiB: $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$DPID/status"), pool ${pool:-256} MiB (target: pool + 32 MiB)"
+	echo "daemon peak RSS (VmHWM) after 8 writers of 256 MiB: $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$DPID/status"), pool ${pool:-64} MiB (target: pool + 32 MiB)"
 fi
 
 fusermount3 -u "$MNT" || die "fusermount3 -u failed"
