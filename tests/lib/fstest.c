@@ -778,3 +778,15 @@ void ft_write_in_child(const char *path, const void *buf, size_t len)
 	FT_SYS(waitpid(pid, &st, 0));
 	FT_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child writing %s failed", path);
 }
+
+void ft_pathf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		ft_fail("path too long: %s...", buf);
+}

@@ -90,6 +90,10 @@ void ft_disk_umount(struct ft_disk *d);
 /* Mounts the image again (the journal is replayed). */
 void ft_disk_mount(struct ft_disk *d);
 
+/* snprintf into a path buffer; a path that does not fit fails the test. */
+__attribute__((format(printf, 3, 4)))
+void ft_pathf(char *buf, size_t len, const char *fmt, ...);
+
 /* Path of NAME inside the mount, in a rotating static buffer (8 slots). */
 const char *ft_path(const struct ft_mount *m, const char *name);
 

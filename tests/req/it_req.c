@@ -62,20 +62,6 @@ static const char *cur;		/* name of the running test */
 
 static const char *P(const char *name) { return ft_path(&m, name); }
 
-/* snprintf into a path buffer; a truncated path fails the test. */
-__attribute__((format(printf, 3, 4)))
-static void pathf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len)
-		ft_fail("path too long: %s...", buf);
-}
-
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
@@ -122,10 +108,10 @@ static void fresh(const char *opts)
 {
 	char dir[PATH_MAX];
 
-	pathf(dir, sizeof(dir), "%s/%s", ft_tmpdir(), cur);
+	ft_pathf(dir, sizeof(dir), "%s/%s", ft_tmpdir(), cur);
 	mkdir_or_fail(dir);
-	pathf(store, sizeof(store), "%s/store", dir);
-	pathf(mp, sizeof(mp), "%s/mnt", dir);
+	ft_pathf(store, sizeof(store), "%s/store", dir);
+	ft_pathf(mp, sizeof(mp), "%s/mnt", dir);
 	snprintf(curopts, sizeof(curopts), "%s", opts ? opts : "");
 	ft_mount(&m, store, mp, curopts);
 }
@@ -142,13 +128,13 @@ static void need_disk(void)
 static void fresh_disk(const char *opts)
 {
 	need_disk();
-	pathf(store, sizeof(store), "%s/%s", disk.dir, cur);
-	pathf(mp, sizeof(mp), "%s/%s/mnt", ft_tmpdir(), cur);
+	ft_pathf(store, sizeof(store), "%s/%s", disk.dir, cur);
+	ft_pathf(mp, sizeof(mp), "%s/%s/mnt", ft_tmpdir(), cur);
 	snprintf(curopts, sizeof(curopts), "%s", opts ? opts : "");
 	{
 		char dir[PATH_MAX];
 
-		pathf(dir, sizeof(dir), "%s/%s", ft_tmpdir(), cur);
+		ft_pathf(dir, sizeof(dir), "%s/%s", ft_tmpdir(), cur);
 		mkdir_or_fail(dir);
 	}
 	mkdir_or_fail(store);
@@ -175,16 +161,16 @@ static void fresh_tmpfs(const char *opts)
 		atexit(tmpfs_cleanup);	/* runs before fstest's cleanup (atexit is LIFO) */
 		registered = 1;
 	}
-	pathf(dir, sizeof(dir), "%s/%s", ft_tmpdir(), cur);
+	ft_pathf(dir, sizeof(dir), "%s/%s", ft_tmpdir(), cur);
 	mkdir_or_fail(dir);
-	pathf(tmpfs_dir, sizeof(tmpfs_dir), "%s/tmpfs", dir);
+	ft_pathf(tmpfs_dir, sizeof(tmpfs_dir), "%s/tmpfs", dir);
 	mkdir_or_fail(tmpfs_dir);
 	if (mount("tmpfs", tmpfs_dir, "tmpfs", 0, "size=64m,mode=0755") < 0) {
 		tmpfs_dir[0] = 0;
 		ft_fail("mount tmpfs on %s: %s", dir, strerror(errno));
 	}
-	pathf(store, sizeof(store), "%s/store", tmpfs_dir);
-	pathf(mp, sizeof(mp), "%s/mnt", dir);
+	ft_pathf(store, sizeof(store), "%s/store", tmpfs_dir);
+	ft_pathf(mp, sizeof(mp), "%s/mnt", dir);
 	snprintf(curopts, sizeof(curopts), "%s", opts ? opts : "");
 	ft_mount(&m, store, mp, curopts);
 }
@@ -423,8 +409,8 @@ static void strace_start(const char *calls)
 		atexit(strace_cleanup);	/* runs before fstest's cleanup (atexit is LIFO) */
 		registered = 1;
 	}
-	pathf(strace_log, sizeof(strace_log), "%s/%s/strace.log", ft_tmpdir(), cur);
-	pathf(errlog, sizeof(errlog), "%s/%s/strace.err", ft_tmpdir(), cur);
+	ft_pathf(strace_log, sizeof(strace_log), "%s/%s/strace.log", ft_tmpdir(), cur);
+	ft_pathf(errlog, sizeof(errlog), "%s/%s/strace.err", ft_tmpdir(), cur);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)m.pid);
 	fflush(stdout);
 	strace_pid = fork();
@@ -736,7 +722,7 @@ static void test_req06_backing_open_flags(void)
 	int nopen = 0, rc;
 
 	fresh(NULL);
-	pathf(src, sizeof(src), "%s/%s/src", ft_tmpdir(), cur);
+	ft_pathf(src, sizeof(src), "%s/%s/src", ft_tmpdir(), cur);
 	ft_write_file(src, d, 8 * MiB, 0);
 	strace_start("trace=open,openat,openat2,creat");
 	rc = sh(out, sizeof(out), "dd if='%s' of='%s' bs=1M count=8 oflag=direct status=none "
@@ -873,7 +859,7 @@ static void test_req09_cp_sees_queued(void)
 	memcpy(model + 30000, d + 30000, 40000);
 	memcpy(model + MiB + 100, d + MiB + 100, 200000);
 	memcpy(model + len - 5000, d + len - 5000, 5000);
-	pathf(outside, sizeof(outside), "%s/%s/out", ft_tmpdir(), cur);
+	ft_pathf(outside, sizeof(outside), "%s/%s/out", ft_tmpdir(), cur);
 	rc = sh(out, sizeof(out), "cp '%s' '%s' 2>&1 && cp --sparse=always '%s' '%s' 2>&1",
 		P("a"), P("b"), P("a"), outside);
 	FT_ASSERT(rc == 0, "cp exited %d: %s", rc, out);
@@ -1959,7 +1945,7 @@ static void test_req36_st_blocks(void)
 			  "apparent (want 1..65536 and %llu)", used, app, GiB);
 		ft_ok("req 36: du: %llu bytes used, %llu apparent", used, app);
 	}
-	pathf(arch, sizeof(arch), "%s/%s/sparse.tar", ft_tmpdir(), cur);
+	ft_pathf(arch, sizeof(arch), "%s/%s/sparse.tar", ft_tmpdir(), cur);
 	rc = sh(out, sizeof(out), "tar --sparse --hole-detection=raw -cf '%s' -C '%s' sparse "
 		"2>&1 && mkdir '%s' && tar --sparse -xf '%s' -C '%s' 2>&1", arch, m.mnt,
 		P("x"), arch, P("x"));

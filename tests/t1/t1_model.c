@@ -70,20 +70,6 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-/* snprintf into a path buffer; a path that does not fit fails the test. */
-__attribute__((format(printf, 3, 4)))
-static void pathf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len)
-		ft_fail("t1: path too long: %s...", buf);
-}
-
 /* ---- views ---- */
 
 void t1_view_free(struct t1_view *v)
@@ -614,7 +600,7 @@ static void bs_walk(const struct bstate *s, uint64_t dino, const char *prefix, i
 		const struct t1_file *f;
 		int isdir = bs_dir((struct bstate *)s, d->e[k].ino) != NULL;
 
-		pathf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "/" : "", d->e[k].name);
+		ft_pathf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "/" : "", d->e[k].name);
 		t1_view_add_ent(v, path, d->e[k].ino, isdir);
 		if (isdir) {
 			bs_walk(s, d->e[k].ino, path, depth + 1, v);
@@ -693,20 +679,20 @@ static void materialise(const struct t1_env *env, const char *root, const char *
 	rm_tree(root);
 	if (mkdir(root, 0755) < 0)
 		ft_fail("t1: mkdir %s: %s", root, strerror(errno));
-	pathf(p, sizeof(p), "%s/.frozenfs", root);
+	ft_pathf(p, sizeof(p), "%s/.frozenfs", root);
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (fd < 0)
 		ft_fail("t1: create %s: %s", p, strerror(errno));
 	write_all(fd, env->sb, env->sblen, p);
 	close(fd);
-	pathf(p, sizeof(p), "%s/%s", root, wdir);
+	ft_pathf(p, sizeof(p), "%s/%s", root, wdir);
 	if (mkdir(p, 0755) < 0)
 		ft_fail("t1: mkdir %s: %s", p, strerror(errno));
 	imap.n = 0;
 	for (k = 0; k < v->ne; k++) {
 		const struct t1_ent *e = &v->e[k];
 
-		pathf(p, sizeof(p), "%s/%s/%s", root, wdir, e->path);
+		ft_pathf(p, sizeof(p), "%s/%s/%s", root, wdir, e->path);
 		if (e->isdir) {
 			if (mkdir(p, 0755) < 0)
 				ft_fail("t1: mkdir %s: %s", p, strerror(errno));
@@ -716,7 +702,7 @@ static void materialise(const struct t1_env *env, const char *root, const char *
 			if (v->e[j].ino == e->ino)
 				break;
 		if (j < k) {
-			pathf(first, sizeof(first), "%s/%s/%s", root, wdir, v->e[j].path);
+			ft_pathf(first, sizeof(first), "%s/%s/%s", root, wdir, v->e[j].path);
 			if (link(first, p) < 0)
 				ft_fail("t1: link %s: %s", p, strerror(errno));
 			continue;
@@ -753,7 +739,7 @@ static void materialise(const struct t1_env *env, const char *root, const char *
 	for (k = 0; k < v->ne; k++) {
 		if (!v->e[k].isdir)
 			continue;
-		pathf(p, sizeof(p), "%s/%s/%s", root, wdir, v->e[k].path);
+		ft_pathf(p, sizeof(p), "%s/%s/%s", root, wdir, v->e[k].path);
 		if (lstat(p, &st) < 0)
 			ft_fail("t1: lstat %s: %s", p, strerror(errno));
 		if (imap.n == T1_MAXV)
@@ -777,8 +763,8 @@ static void read_tree(const char *dir, const char *prefix, uint64_t (*map)(uint6
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		pathf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		pathf(rel, sizeof(rel), "%s%s%s", prefix, prefix[0] ? "/" : "", de->d_name);
+		ft_pathf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		ft_pathf(rel, sizeof(rel), "%s%s%s", prefix, prefix[0] ? "/" : "", de->d_name);
 		if (lstat(p, &st) < 0)
 			ft_fail("t1: lstat %s: %s", p, strerror(errno));
 		t1_view_add_ent(v, rel, map(st.st_ino), S_ISDIR(st.st_mode));
@@ -1044,9 +1030,9 @@ static void one_state(struct wctx *x, uint64_t tc, const char *point, const stru
 	x->st->checked++;
 	distinct++;
 	if (env->materialise) {
-		pathf(root, sizeof(root), "%s/state", env->workdir);
+		ft_pathf(root, sizeof(root), "%s/state", env->workdir);
 		materialise(env, root, x->w->dir, &v);
-		pathf(wpath, sizeof(wpath), "%s/%s", root, x->w->dir);
+		ft_pathf(wpath, sizeof(wpath), "%s/%s", root, x->w->dir);
 		t1_read_view(wpath, map_ino, &c);
 		if (t1_view_diff(&v, &c, why, sizeof(why)))
 			ft_fail("t1: materialised state reads back differently: %s", why);
