@@ -174,6 +174,7 @@ struct pipeline_file_stat {
 	uint64_t ticket;		/* latest accepted mutation */
 	uint64_t durable_ticket;	/* latest durable mutation */
 	int error;			/* sticky error or 0 */
+	int flushing;			/* a flush of the file has been taken and not published */
 };
 
 void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st);
@@ -186,6 +187,13 @@ uint64_t pipeline_file_size(struct pipeline_file *f);
  * its flush can overlap other work of the caller before a pipeline_wait*() on it.
  */
 void pipeline_file_flush(struct pipeline_file *f);
+
+/*
+ * Gives back backing space reserved past the file's end (a growing file reserves ahead of its
+ * writes), in the file's next flush, which is started now if none is due. For the last close
+ * of a file. Does not wait; never changes the file's length or data.
+ */
+void pipeline_file_trim(struct pipeline_file *f);
 
 /* Starts a batch now (does not wait). */
 void pipeline_kick(struct pipeline *p);

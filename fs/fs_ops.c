@@ -1772,9 +1772,18 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct fs *fs = fs_of(req);
 
+	struct fs_inode *i = ino_get(fs, ino);
+	bool last;
+
 	(void)fi;
+	/* The last descriptor: give back the space a growing file reserved past its end. */
+	pthread_mutex_lock(&fs->lock);
+	last = i && i->nopen == 1;
+	pthread_mutex_unlock(&fs->lock);
+	if (last && inode_pf(i) && !atomic_load_explicit(&i->pf_rdonly, memory_order_relaxed))
+		pipeline_file_trim(inode_pf(i));
 	/* Cleanup only; errors were reported by FLUSH and FSYNC. */
-	inode_drop(fs, ino_get(fs, ino), 0, 1, 0);
+	inode_drop(fs, i, 0, 1, 0);
 	reap_idle(fs, FS_IDLE_REAP);
 	fuse_reply_err(req, 0);
 }

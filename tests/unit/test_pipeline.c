@@ -547,6 +547,149 @@ static void test_pipeline_enospc_at_write_time(void **state)
 	pipeline_file_put(f);
 }
 
+/* Allocated bytes of the backing file. */
+static uint64_t backing_alloc(struct ctx *c, const char *name)
+{
+	struct stat st;
+
+	assert_int_equal(fstatat(c->dirfd, name, &st, 0), 0);
+	return (uint64_t)st.st_blocks * 512u;
+}
+
+/* Waits up to 5 s for the backing file's allocation to drop to at most @max bytes. */
+static uint64_t wait_alloc_at_most(struct ctx *c, const char *name, uint64_t max)
+{
+	uint64_t a = backing_alloc(c, name);
+
+	for (int i = 0; i < 500 && a > max; i++) {
+		usleep(10000);
+		a = backing_alloc(c, name);
+	}
+	return a;
+}
+
+#define BIG (3u << 20)
+
+/*
+ * A growing file reserves ahead of its end past 1 MiB (one fallocate per eighth of its size,
+ * not one per chunk: fallocate and the sync thread's pwritev contend for the backing inode's
+ * lock), and pipeline_file_trim() gives the excess back without a sync.
+ */
+static void test_pipeline_reserves_ahead_then_trims(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "big");
+	uint8_t *w = malloc(BIG), *r = malloc(BIG);
+	unsigned syncs, truncs;
+	uint64_t t = 0, a;
+
+	assert_non_null(w);
+	assert_non_null(r);
+	fill(w, BIG, 11);
+	for (uint64_t off = 0; off < BIG; off += CS)
+		t = write_at(f, off, w + off, CS);
+	/* FSYNC: the mtime goes out too, so no later flush owes anything but the trim. */
+	assert_int_equal(pipeline_wait(f, t, PIPELINE_FSYNC), 0);
+	/* Per chunk up to 1 MiB (256), then about 8 per doubling, not 768. */
+	assert_true(iofake_count("fallocate") < 320);
+	a = backing_alloc(c, "big");
+	assert_true(a > BIG);			/* reserved past the end */
+	assert_int_equal(backing_size(c, "big"), BIG);
+
+	syncs = iofake_count("fdatasync") + iofake_count("fsync");
+	truncs = iofake_count("ftruncate");
+	pipeline_file_trim(f);
+	a = wait_alloc_at_most(c, "big", BIG + 8192);
+	assert_true(a <= BIG + 8192);
+	assert_int_equal(iofake_count("ftruncate"), truncs + 1);
+	/* Trimming changes neither length nor data, so nothing is synced for it. */
+	assert_int_equal(iofake_count("fdatasync") + iofake_count("fsync"), syncs);
+	assert_int_equal(backing_size(c, "big"), BIG);
+	assert_int_equal(backing_read(c, "big", 0, r, BIG), BIG);
+	assert_memory_equal(r, w, BIG);
+	/* Nothing left to trim: no flight at all. */
+	pipeline_file_trim(f);
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);
+	assert_int_equal(iofake_count("ftruncate"), truncs + 1);
+	free(w);
+	free(r);
+	pipeline_file_put(f);
+}
+
+/* The reservation ahead is a bonus: if it does not fit, the exact one is tried. */
+static void test_pipeline_reserve_ahead_falls_back_on_enospc(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "fb");
+	uint8_t w[CS];
+
+	memset(w, 5, CS);
+	iofake_fail("fallocate", 1, -ENOSPC);
+	assert_int_equal(pipeline_write(f, (2u << 20) / CS, 0, w, CS, NULL), 0);
+	assert_int_equal(iofake_count("fallocate"), 2);
+	iofake_fail("fallocate", 0, -ENOSPC);
+	assert_int_equal(pipeline_write(f, (3u << 20) / CS, 0, w, CS, NULL), -ENOSPC);
+	assert_int_equal(pipeline_file_size(f), (2u << 20) + CS);
+	assert_int_equal(pipeline_file_error(f, NULL), 0);
+	iofake_reset();
+	assert_int_equal(pipeline_wait(f, 0, 0), 0);
+	pipeline_file_put(f);
+}
+
+/* Every flight sleeps 100 ms after its take; the pool holds BIG without backpressure. */
+static int setup_delayed_take(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.flush_delay_us = 100000;
+	o.pool_bufs = BIG / CS + 64;
+	return setup_opts(state, &o);
+}
+
+/*
+ * A write that extends the file into its reservation while a trim flight is between its take
+ * and the trim relies on that reservation: the trim must leave it alone.
+ */
+static void test_pipeline_trim_skipped_when_file_grew(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "grow");
+	uint8_t *w = malloc(BIG + CS);
+	unsigned truncs;
+	uint64_t t = 0;
+
+	assert_non_null(w);
+	fill(w, BIG + CS, 12);
+	for (uint64_t off = 0; off < BIG; off += CS)
+		t = write_at(f, off, w + off, CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_true(backing_alloc(c, "grow") > BIG + CS);
+	truncs = iofake_count("ftruncate");
+
+	pipeline_file_trim(f);		/* taken, then asleep for 100 ms */
+	for (int i = 0; i < 5000; i++) {
+		struct pipeline_file_stat ps;
+
+		pipeline_file_stat(f, &ps);
+		if (ps.flushing)
+			break;
+		usleep(100);
+	}
+	t = write_at(f, BIG, w + BIG, CS);	/* inside the reservation: no fallocate */
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(iofake_count("ftruncate"), truncs);
+	assert_true(backing_alloc(c, "grow") > BIG + CS);
+
+	pipeline_file_trim(f);		/* now nothing grows: trimmed */
+	assert_true(wait_alloc_at_most(c, "grow", BIG + CS + 8192) <= BIG + CS + 8192);
+	assert_int_equal(iofake_count("ftruncate"), truncs + 1);
+	assert_int_equal(backing_size(c, "grow"), BIG + CS);
+	free(w);
+	pipeline_file_put(f);
+}
+
 static void test_pipeline_short_writes_and_eintr(void **state)
 {
 	struct ctx *c = *state;
@@ -1281,6 +1424,12 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_discard_clears_sticky_error, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_reserves_ahead_then_trims, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_reserve_ahead_falls_back_on_enospc,
+						setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_trim_skipped_when_file_grew,
+						setup_delayed_take, teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
