@@ -430,7 +430,8 @@ static uint64_t round_up64(uint64_t x, uint64_t m)
  *
  * A small file is reserved exactly, so it never shows more blocks than its data. Past the
  * first chunk the reservation runs to the end of the chunk (small appends cost one fallocate
- * per chunk), and past 1 MiB it runs ahead of the end by an eighth of the size, up to 8 MiB:
+ * per chunk), and a file growing from its end past 1 MiB reserves ahead of the end by an
+ * eighth of the size, up to 8 MiB:
  * fallocate takes the backing inode's lock exclusively, and so does the sync thread's pwritev
  * for as long as it copies, so a writer reserving every chunk of a large sequential write
  * stalls behind every write-out (measured: dd bs=1M ran at a third of the speed). What is
@@ -453,7 +454,9 @@ static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end)
 	if (end > cs)
 		rend = round_up64(end, cs);
 	exact = rend;
-	if (end > RESERVE_AHEAD_FROM) {
+	/* Ahead only for growth from the end: a write into a far hole is reserved exactly. */
+	if (end > RESERVE_AHEAD_FROM &&
+	    start <= atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
 		uint64_t ahead = round_up64(end / 8, cs);
 
 		rend += ahead < RESERVE_AHEAD_MAX ? ahead : round_up64(RESERVE_AHEAD_MAX, cs);
@@ -845,6 +848,8 @@ void pipeline_file_trim(struct pipeline_file *f)
 	if (schedule) {
 		f->trim_wanted = true;
 		schedule = claim_locked(f);
+		if (!schedule)
+			f->retake = true;	/* a sync thread has it: one more flight */
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (schedule)
@@ -1194,6 +1199,31 @@ static int flush_write(struct pipeline *p, struct pipeline_file *f)
 	return 0;
 }
 
+#define DROP_CACHE_RUN (256u << 10)
+
+/*
+ * After a durable flush: drops the backing file's cached pages of the flight's long runs of
+ * adjacent chunks (opts.drop_written_cache). Short, scattered writes keep theirs: they are
+ * what a later partial write reads back.
+ */
+static void drop_written_cache(struct pipeline *p, struct pipeline_file *f)
+{
+	uint64_t cs = p->o.chunk_size;
+
+	for (size_t i = 0; i < f->nflight;) {
+		size_t j = i + 1;
+		uint64_t lo = f->flight[i]->index * cs + f->flight[i]->lo, hi;
+
+		while (j < f->nflight && f->flight[j]->index == f->flight[j - 1]->index + 1 &&
+		       f->flight[j - 1]->hi == cs && f->flight[j]->lo == 0)
+			j++;
+		hi = min64(f->flight[j - 1]->index * cs + f->flight[j - 1]->hi, f->flight_size);
+		if (hi > lo && hi - lo >= DROP_CACHE_RUN)
+			chunk_file_drop_cache(f->cf, lo, hi - lo);
+		i = j;
+	}
+}
+
 static int flush_sync(struct pipeline *p, struct pipeline_file *f)
 {
 	atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
@@ -1429,6 +1459,8 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f)
 			/* A flight that only gave back reserved space has nothing to make durable. */
 			if (f->flight_seq != f->durable_seq || f->flight_fsync || f->flight_mtime_set)
 				rc = flush_sync(p, f);
+			if (rc == 0 && p->o.drop_written_cache)
+				drop_written_cache(p, f);
 		}
 		if (rc < 0)
 			errd = *err_last();

@@ -56,6 +56,9 @@ struct pipeline_opts {
 	size_t pool_bufs;		/* chunk buffers in the pool (>= 4) */
 	unsigned flush_interval_ms;	/* flush at least this often (> 0) */
 	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
+	int drop_written_cache;		/* after a flush is durable, drop the backing file's cached
+					   pages of its long runs (256 KiB and more): for a caller
+					   that caches the data itself (a FUSE mount's page cache) */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -622,21 +623,29 @@ static void test_pipeline_reserve_ahead_falls_back_on_enospc(void **state)
 	struct ctx *c = *state;
 	struct pipeline_file *f = attach(c, "fb");
 	uint8_t w[CS];
+	unsigned n;
 
 	memset(w, 5, CS);
+	for (uint64_t off = 0; off < (1u << 20); off += CS)
+		write_at(f, off, w, CS);
+	n = iofake_count("fallocate");
+	/* Appending past 1 MiB: the reservation ahead fails, the exact one fits. */
 	iofake_fail("fallocate", 1, -ENOSPC);
-	assert_int_equal(pipeline_write(f, (2u << 20) / CS, 0, w, CS, NULL), 0);
-	assert_int_equal(iofake_count("fallocate"), 2);
+	assert_int_equal(pipeline_write(f, (1u << 20) / CS, 0, w, CS, NULL), 0);
+	assert_int_equal(iofake_count("fallocate"), n + 2);
 	iofake_fail("fallocate", 0, -ENOSPC);
-	assert_int_equal(pipeline_write(f, (3u << 20) / CS, 0, w, CS, NULL), -ENOSPC);
-	assert_int_equal(pipeline_file_size(f), (2u << 20) + CS);
+	assert_int_equal(pipeline_write(f, (1u << 20) / CS + 1, 0, w, CS, NULL), -ENOSPC);
+	assert_int_equal(pipeline_file_size(f), (1u << 20) + CS);
 	assert_int_equal(pipeline_file_error(f, NULL), 0);
 	iofake_reset();
 	assert_int_equal(pipeline_wait(f, 0, 0), 0);
 	pipeline_file_put(f);
 }
 
-/* Every flight sleeps 100 ms after its take; the pool holds BIG without backpressure. */
+/*
+ * Every flight sleeps 100 ms after its take; the pool holds BIG without reaching half full
+ * (which would kick the flusher into flights of its own).
+ */
 static int setup_delayed_take(void **state)
 {
 	struct pipeline_opts o;
@@ -644,7 +653,7 @@ static int setup_delayed_take(void **state)
 	opts_for_test(&o);
 	o.flush_interval_ms = 60000;
 	o.flush_delay_us = 100000;
-	o.pool_bufs = BIG / CS + 64;
+	o.pool_bufs = 2 * BIG / CS + 64;
 	return setup_opts(state, &o);
 }
 
@@ -688,6 +697,75 @@ static void test_pipeline_trim_skipped_when_file_grew(void **state)
 	assert_int_equal(backing_size(c, "grow"), BIG + CS);
 	free(w);
 	pipeline_file_put(f);
+}
+
+static int setup_drop_cache(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.pool_bufs = BIG / CS + 64;
+	o.drop_written_cache = 1;
+	return setup_opts(state, &o);
+}
+
+/* Pages of [0, len) of the backing file in the page cache (mincore). */
+static size_t backing_resident(struct ctx *c, const char *name, size_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t n = (len + (size_t)pg - 1) / (size_t)pg, res = 0;
+	unsigned char *vec = malloc(n);
+	int fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
+	void *m;
+
+	assert_non_null(vec);
+	assert_true(fd >= 0);
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mincore(m, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		res += vec[i] & 1;
+	munmap(m, len);
+	close(fd);
+	free(vec);
+	return res;
+}
+
+/*
+ * drop_written_cache: once a long run is durable its backing pages leave the page cache (the
+ * FUSE mount keeps its own copy); scattered small writes keep theirs. Data is unchanged.
+ */
+static void test_pipeline_drops_cache_of_durable_runs(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "seq"), *g = attach(c, "scat");
+	uint8_t *w = malloc(BIG), *r = malloc(BIG);
+	size_t pages = BIG / (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t t;
+
+	assert_non_null(w);
+	assert_non_null(r);
+	fill(w, BIG, 21);
+	t = write_at(f, 0, w, BIG);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_true(iofake_count("fadvise") >= 1);
+	assert_true(backing_resident(c, "seq", BIG) < pages / 8);
+	assert_int_equal(backing_read(c, "seq", 0, r, BIG), BIG);
+	assert_memory_equal(r, w, BIG);
+
+	/* Every other chunk of 1 MiB: no run reaches 256 KiB, nothing is dropped. */
+	unsigned before = iofake_count("fadvise");
+
+	for (uint64_t off = 0; off < (1u << 20); off += 2 * CS)
+		t = write_at(g, off, w + off, CS);
+	assert_int_equal(pipeline_wait(g, t, 0), 0);
+	assert_int_equal(iofake_count("fadvise"), before);
+	assert_true(backing_resident(c, "scat", 1u << 20) >= (1u << 20) / 2 / (size_t)sysconf(_SC_PAGESIZE));
+	free(w);
+	free(r);
+	pipeline_file_put(f);
+	pipeline_file_put(g);
 }
 
 static void test_pipeline_short_writes_and_eintr(void **state)
@@ -1430,6 +1508,8 @@ int main(int argc, char **argv)
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_trim_skipped_when_file_grew,
 						setup_delayed_take, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_drops_cache_of_durable_runs,
+						setup_drop_cache, teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
