@@ -41,6 +41,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rule rules[MAX_RULES];		/* protected by lock */
 static unsigned delays[OP_COUNT];		/* protected by lock */
 static unsigned counts[OP_COUNT];		/* protected by lock */
+static pthread_t last_thread[OP_COUNT];		/* protected by lock */
 static unsigned fired;				/* protected by lock */
 
 static int op_index(const char *op)
@@ -97,6 +98,17 @@ unsigned iofake_count(const char *op)
 	return n;
 }
 
+pthread_t iofake_last_thread(const char *op)
+{
+	int i = op_index(op);
+	pthread_t t;
+
+	pthread_mutex_lock(&lock);
+	t = last_thread[i];
+	pthread_mutex_unlock(&lock);
+	return t;
+}
+
 unsigned iofake_fired(void)
 {
 	unsigned n;
@@ -115,6 +127,7 @@ static int enter(int op)
 
 	pthread_mutex_lock(&lock);
 	counts[op]++;
+	last_thread[op] = pthread_self();
 	us = delays[op];
 	for (int i = 0; i < MAX_RULES; i++) {
 		struct rule *r = &rules[i];

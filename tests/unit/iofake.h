@@ -9,6 +9,8 @@
 #ifndef FROZENFS_IOFAKE_H
 #define FROZENFS_IOFAKE_H
 
+#include <pthread.h>
+
 #include "chunk.h"
 
 #define IOFAKE_SHORT	1	/* as @err: transfer only half the bytes (at least 1), succeed */
@@ -32,6 +34,9 @@ void iofake_delay(const char *op, unsigned us);
 
 /* Calls of @op since the last reset (including failed ones). */
 unsigned iofake_count(const char *op);
+
+/* The thread that made the latest call of @op (undefined if there was none). */
+pthread_t iofake_last_thread(const char *op);
 
 /* Number of rules that fired since the last reset. */
 unsigned iofake_fired(void);

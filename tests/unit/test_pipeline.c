@@ -768,6 +768,77 @@ static void test_pipeline_drops_cache_of_durable_runs(void **state)
 	pipeline_file_put(g);
 }
 
+/* A blocking wait on a file no sync thread has flushes it on the caller's own thread. */
+static void test_pipeline_blocking_wait_flushes_on_caller(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "inline");
+	uint8_t w[CS];
+	uint64_t t;
+
+	memset(w, 9, CS);
+	t = write_at(f, 0, w, CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_true(pthread_equal(iofake_last_thread("fdatasync"), pthread_self()));
+	assert_true(pthread_equal(iofake_last_thread("pwritev"), pthread_self()));
+	pipeline_file_put(f);
+}
+
+struct bwait {
+	struct pipeline_file *f;
+	uint64_t t;
+	int rc;
+	double took;
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *bwait_main(void *arg)
+{
+	struct bwait *b = arg;
+	double t0 = mono_now();
+
+	b->rc = pipeline_wait(b->f, b->t, 0);
+	b->took = mono_now() - t0;
+	return NULL;
+}
+
+/*
+ * The caller flushing its own file stops once its ticket is durable: a second writer that
+ * arrived during that flush is served by a sync thread, not by the first caller.
+ */
+static void test_pipeline_inline_flush_hands_off(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "handoff");
+	struct bwait a = { .f = f }, b = { .f = f };
+	pthread_t ta, tb;
+	uint8_t w[CS];
+
+	memset(w, 4, CS);
+	iofake_delay("fdatasync", 150000);
+	a.t = write_at(f, 0, w, CS);
+	assert_int_equal(pthread_create(&ta, NULL, bwait_main, &a), 0);
+	usleep(50000);				/* a is inside its fdatasync */
+	b.t = write_at(f, CS, w, CS);		/* b's write misses a's flight */
+	assert_int_equal(pthread_create(&tb, NULL, bwait_main, &b), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(a.rc, 0);
+	assert_true(a.took < 0.28);		/* one sync, not a's and b's */
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(b.rc, 0);
+	assert_false(pthread_equal(iofake_last_thread("fdatasync"), ta));
+	assert_false(pthread_equal(iofake_last_thread("fdatasync"), tb));
+	assert_int_equal(iofake_count("fdatasync"), 2);
+	pipeline_file_put(f);
+}
+
 static void test_pipeline_short_writes_and_eintr(void **state)
 {
 	struct ctx *c = *state;
@@ -1510,6 +1581,10 @@ int main(int argc, char **argv)
 						setup_delayed_take, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_drops_cache_of_durable_runs,
 						setup_drop_cache, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_blocking_wait_flushes_on_caller,
+						setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_inline_flush_hands_off, setup_slow,
+						teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
