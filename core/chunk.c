@@ -118,11 +118,6 @@ static off_t sys_lseek(int fd, off_t off, int whence)
 	return r < 0 ? -errno : r;
 }
 
-static int sys_fadvise(int fd, off_t off, off_t len, int advice)
-{
-	return -posix_fadvise(fd, off, len, advice);	/* returns the error number itself */
-}
-
 static int sys_mkdirat(int dirfd, const char *path, mode_t mode)
 {
 	return mkdirat(dirfd, path, mode) < 0 ? -errno : 0;
@@ -168,7 +163,6 @@ static const struct chunk_io default_io = {
 	.fstat = sys_fstat,
 	.futimens = sys_futimens,
 	.lseek = sys_lseek,
-	.fadvise = sys_fadvise,
 	.mkdirat = sys_mkdirat,
 	.mknodat = sys_mknodat,
 	.symlinkat = sys_symlinkat,
@@ -583,10 +577,4 @@ int chunk_file_set_mtime(struct chunk_file *c, const struct timespec *mtime)
 	int rc = c->io->futimens(c->fd, ts);
 
 	return rc < 0 ? err_set(rc, "futimens", cname(c)) : 0;
-}
-
-void chunk_file_drop_cache(struct chunk_file *c, uint64_t off, uint64_t len)
-{
-	if (c->io->fadvise && len && off <= (uint64_t)INT64_MAX && len <= (uint64_t)INT64_MAX - off)
-		(void)c->io->fadvise(c->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
 }

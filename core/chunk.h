@@ -41,8 +41,6 @@ struct chunk_io {
 	int (*fstat)(int fd, struct stat *st);
 	int (*futimens)(int fd, const struct timespec ts[2]);
 	off_t (*lseek)(int fd, off_t off, int whence);
-	/* Advice only (posix_fadvise); NULL in a table means "no advice". */
-	int (*fadvise)(int fd, off_t off, off_t len, int advice);
 
 	/*
 	 * Mutations of the backing tree. core/ itself never calls these; fs/ does, so that a
@@ -160,11 +158,5 @@ int chunk_file_sync(struct chunk_file *c, int datasync);
 
 /* Sets the backing mtime (atime untouched). */
 int chunk_file_set_mtime(struct chunk_file *c, const struct timespec *mtime);
-
-/*
- * Drops the backing file's clean cached pages of [off, off+len) (POSIX_FADV_DONTNEED). Only
- * advice: data and length never change, and a failure is ignored.
- */
-void chunk_file_drop_cache(struct chunk_file *c, uint64_t off, uint64_t len);
 
 #endif

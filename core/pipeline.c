@@ -146,6 +146,16 @@ struct pipeline_file {
 	bool scheduled;			/* on p->ready or being flushed by a sync thread */
 	bool retake;			/* dirtied again while scheduled: flush once more */
 
+	/*
+	 * The backing ctime is stamped by our own write-outs, at flush time, not at the time of
+	 * the call (DURABILITY.md requirement 37). flush_ctime is the backing ctime right after
+	 * the latest flight, base_ctime the one before the first of a run of flights with nothing
+	 * else in between: while the backing ctime still equals flush_ctime, the logical ctime
+	 * is base_ctime (or the logical mtime, if later). Under lock.
+	 */
+	bool ctime_valid;
+	struct timespec flush_ctime, base_ctime;
+
 	/* the sync thread flushing this file only */
 	uint64_t backing_size;
 
@@ -969,6 +979,9 @@ void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st)
 	st->durable_ticket = f->durable_seq;
 	st->error = f->err;
 	st->flushing = f->in_flight && !f->err;
+	st->ctime_valid = f->ctime_valid;
+	st->flush_ctime = f->flush_ctime;
+	st->base_ctime = f->base_ctime;
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -1235,31 +1248,6 @@ static int flush_write(struct pipeline *p, struct pipeline_file *f)
 	return 0;
 }
 
-#define DROP_CACHE_RUN (256u << 10)
-
-/*
- * After a durable flush: drops the backing file's cached pages of the flight's long runs of
- * adjacent chunks (opts.drop_written_cache). Short, scattered writes keep theirs: they are
- * what a later partial write reads back.
- */
-static void drop_written_cache(struct pipeline *p, struct pipeline_file *f)
-{
-	uint64_t cs = p->o.chunk_size;
-
-	for (size_t i = 0; i < f->nflight;) {
-		size_t j = i + 1;
-		uint64_t lo = f->flight[i]->index * cs + f->flight[i]->lo, hi;
-
-		while (j < f->nflight && f->flight[j]->index == f->flight[j - 1]->index + 1 &&
-		       f->flight[j - 1]->hi == cs && f->flight[j]->lo == 0)
-			j++;
-		hi = min64(f->flight[j - 1]->index * cs + f->flight[j - 1]->hi, f->flight_size);
-		if (hi > lo && hi - lo >= DROP_CACHE_RUN)
-			chunk_file_drop_cache(f->cf, lo, hi - lo);
-		i = j;
-	}
-}
-
 static int flush_sync(struct pipeline *p, struct pipeline_file *f)
 {
 	atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
@@ -1446,6 +1434,22 @@ static void publish_locked(struct pipeline *p, struct pipeline_file *f, int rc,
 	}
 }
 
+static bool ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* The backing file's ctime; false if fstat fails (then the logical ctime is not fixed). */
+static bool backing_ctime(struct pipeline_file *f, struct timespec *out)
+{
+	struct stat st;
+
+	if (chunk_file_stat(f->cf, &st) < 0)
+		return false;
+	*out = st.st_ctim;
+	return true;
+}
+
 /*
  * Sync thread: flushes @f (whose scheduled reference it holds) until nothing more is wanted
  * of it. A file is flushed by one thread at a time (f->scheduled), so its flights reach the
@@ -1483,11 +1487,27 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f, const bool *
 		if (p->o.flush_delay_us)
 			usleep(p->o.flush_delay_us);	/* tests: widen the take/write window */
 		t0 = now_us();
+		/* Does this flight change the backing inode (and so its ctime)? */
+		bool mutates = f->nflight || f->flight_trunc != NO_TRUNC || f->flight_mtime_set ||
+			       f->flight_size != f->backing_size || f->flight_trim;
+		struct timespec c0, c1;
+		bool have_c0 = mutates && backing_ctime(f, &c0);
+
 		rc = flush_write(p, f);
 		if (rc == 0) {
+			bool have_c1 = have_c0 && backing_ctime(f, &c1);
+
 			/* Written, not yet synced: release PIPELINE_WRITTEN waiters (a rename over
 			 * a target needs the data in the backing file first, not durable). */
 			pthread_mutex_lock(&f->lock);
+			if (have_c1) {
+				if (!f->ctime_valid || !ts_equal(&c0, &f->flush_ctime))
+					f->base_ctime = c0;	/* changed by someone else */
+				f->flush_ctime = c1;
+				f->ctime_valid = true;
+			} else if (mutates) {
+				f->ctime_valid = false;
+			}
 			f->written_seq = f->flight_seq;
 			w = ready_waiters_locked(f);
 			pthread_mutex_unlock(&f->lock);
@@ -1495,8 +1515,6 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f, const bool *
 			/* A flight that only gave back reserved space has nothing to make durable. */
 			if (f->flight_seq != f->durable_seq || f->flight_fsync || f->flight_mtime_set)
 				rc = flush_sync(p, f);
-			if (rc == 0 && p->o.drop_written_cache)
-				drop_written_cache(p, f);
 		}
 		if (rc < 0)
 			errd = *err_last();

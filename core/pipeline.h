@@ -56,9 +56,6 @@ struct pipeline_opts {
 	size_t pool_bufs;		/* chunk buffers in the pool (>= 4) */
 	unsigned flush_interval_ms;	/* flush at least this often (> 0) */
 	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
-	int drop_written_cache;		/* after a flush is durable, drop the backing file's cached
-					   pages of its long runs (256 KiB and more): for a caller
-					   that caches the data itself (a FUSE mount's page cache) */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };
@@ -178,6 +175,13 @@ struct pipeline_file_stat {
 	uint64_t durable_ticket;	/* latest durable mutation */
 	int error;			/* sticky error or 0 */
 	int flushing;			/* a flush of the file has been taken and not published */
+	/*
+	 * ctime: while the backing file's ctime equals flush_ctime (stamped by our own latest
+	 * write-out, ctime_valid), the file's logical ctime is base_ctime, the backing ctime
+	 * before those write-outs (or the logical mtime, if later).
+	 */
+	int ctime_valid;
+	struct timespec flush_ctime, base_ctime;
 };
 
 void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st);

@@ -162,12 +162,6 @@ static int start_pipeline(struct fs *fs)
 	po.flush_interval_ms = fs->opts.flush_interval_ms;
 	if (fs->opts.sync_threads_set)
 		po.sync_threads = fs->opts.sync_threads;
-	/*
-	 * Without direct_io the kernel keeps the mount's own copy of written pages (keep_cache),
-	 * so the backing file's copy of streamed data is a duplicate: dropping it once durable
-	 * halves the page cache a large write takes, and the next flush reuses those pages.
-	 */
-	po.drop_written_cache = !fs->opts.direct_io;
 	po.flush_delay_us = fs->opts.test_flush_delay_us;
 	po.submit_delay_us = fs->opts.test_submit_delay_us;
 	block_exit_signals(&old);

@@ -20,12 +20,12 @@
 
 enum {
 	OP_OPENAT, OP_CLOSE, OP_PREADV, OP_PWRITEV, OP_FDATASYNC, OP_FSYNC, OP_FTRUNCATE,
-	OP_FALLOCATE, OP_FLOCK, OP_FSTAT, OP_FUTIMENS, OP_LSEEK, OP_FADVISE, OP_COUNT
+	OP_FALLOCATE, OP_FLOCK, OP_FSTAT, OP_FUTIMENS, OP_LSEEK, OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
 	"openat", "close", "preadv", "pwritev", "fdatasync", "fsync", "ftruncate",
-	"fallocate", "flock", "fstat", "futimens", "lseek", "fadvise",
+	"fallocate", "flock", "fstat", "futimens", "lseek",
 };
 
 #define MAX_RULES 64
@@ -294,13 +294,6 @@ static off_t f_lseek(int fd, off_t off, int whence)
 	return a ? a : real()->lseek(fd, off, whence);
 }
 
-static int f_fadvise(int fd, off_t off, off_t len, int advice)
-{
-	int a = plain_action(OP_FADVISE);
-
-	return a ? a : real()->fadvise(fd, off, len, advice);
-}
-
 static const struct chunk_io fake_io = {
 	.openat = f_openat,
 	.close = f_close,
@@ -314,7 +307,6 @@ static const struct chunk_io fake_io = {
 	.fstat = f_fstat,
 	.futimens = f_futimens,
 	.lseek = f_lseek,
-	.fadvise = f_fadvise,
 };
 
 const struct chunk_io *iofake_io(void)

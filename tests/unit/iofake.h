@@ -3,7 +3,7 @@
  * inject faults and delays, and counts calls per operation.
  *
  * Operations are named like the chunk_io fields: "openat", "close", "preadv", "pwritev",
- * "fdatasync", "fsync", "ftruncate", "fallocate", "flock", "fstat", "futimens", "lseek", "fadvise".
+ * "fdatasync", "fsync", "ftruncate", "fallocate", "flock", "fstat", "futimens", "lseek".
  * Thread-safe (one mutex); counters are global to the process.
  */
 #ifndef FROZENFS_IOFAKE_H

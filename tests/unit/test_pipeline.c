@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -697,75 +696,6 @@ static void test_pipeline_trim_skipped_when_file_grew(void **state)
 	assert_int_equal(backing_size(c, "grow"), BIG + CS);
 	free(w);
 	pipeline_file_put(f);
-}
-
-static int setup_drop_cache(void **state)
-{
-	struct pipeline_opts o;
-
-	opts_for_test(&o);
-	o.flush_interval_ms = 60000;
-	o.pool_bufs = BIG / CS + 64;
-	o.drop_written_cache = 1;
-	return setup_opts(state, &o);
-}
-
-/* Pages of [0, len) of the backing file in the page cache (mincore). */
-static size_t backing_resident(struct ctx *c, const char *name, size_t len)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	size_t n = (len + (size_t)pg - 1) / (size_t)pg, res = 0;
-	unsigned char *vec = malloc(n);
-	int fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
-	void *m;
-
-	assert_non_null(vec);
-	assert_true(fd >= 0);
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	assert_true(m != MAP_FAILED);
-	assert_int_equal(mincore(m, len, vec), 0);
-	for (size_t i = 0; i < n; i++)
-		res += vec[i] & 1;
-	munmap(m, len);
-	close(fd);
-	free(vec);
-	return res;
-}
-
-/*
- * drop_written_cache: once a long run is durable its backing pages leave the page cache (the
- * FUSE mount keeps its own copy); scattered small writes keep theirs. Data is unchanged.
- */
-static void test_pipeline_drops_cache_of_durable_runs(void **state)
-{
-	struct ctx *c = *state;
-	struct pipeline_file *f = attach(c, "seq"), *g = attach(c, "scat");
-	uint8_t *w = malloc(BIG), *r = malloc(BIG);
-	size_t pages = BIG / (size_t)sysconf(_SC_PAGESIZE);
-	uint64_t t;
-
-	assert_non_null(w);
-	assert_non_null(r);
-	fill(w, BIG, 21);
-	t = write_at(f, 0, w, BIG);
-	assert_int_equal(pipeline_wait(f, t, 0), 0);
-	assert_true(iofake_count("fadvise") >= 1);
-	assert_true(backing_resident(c, "seq", BIG) < pages / 8);
-	assert_int_equal(backing_read(c, "seq", 0, r, BIG), BIG);
-	assert_memory_equal(r, w, BIG);
-
-	/* Every other chunk of 1 MiB: no run reaches 256 KiB, nothing is dropped. */
-	unsigned before = iofake_count("fadvise");
-
-	for (uint64_t off = 0; off < (1u << 20); off += 2 * CS)
-		t = write_at(g, off, w + off, CS);
-	assert_int_equal(pipeline_wait(g, t, 0), 0);
-	assert_int_equal(iofake_count("fadvise"), before);
-	assert_true(backing_resident(c, "scat", 1u << 20) >= (1u << 20) / 2 / (size_t)sysconf(_SC_PAGESIZE));
-	free(w);
-	free(r);
-	pipeline_file_put(f);
-	pipeline_file_put(g);
 }
 
 /* A blocking wait on a file no sync thread has flushes it on the caller's own thread. */
@@ -1579,8 +1509,6 @@ int main(int argc, char **argv)
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_trim_skipped_when_file_grew,
 						setup_delayed_take, teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline_drops_cache_of_durable_runs,
-						setup_drop_cache, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_blocking_wait_flushes_on_caller,
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_inline_flush_hands_off, setup_slow,
