@@ -1191,7 +1191,19 @@ static int flush_write(struct pipeline *p, struct pipeline_file *f)
 	int rc;
 
 	if (f->flight_trunc != NO_TRUNC) {
+		pthread_mutex_lock(&f->resv_lock);
 		rc = chunk_file_truncate(f->cf, f->flight_trunc);
+		/*
+		 * The shrink freed every block past flight_trunc, also the space that writes
+		 * accepted after the truncate reserved (reserved_end, lowered by the truncate, was
+		 * raised again by them): reserve it again. Best effort: if it no longer fits, the
+		 * write-out below reports ENOSPC through the sticky path.
+		 */
+		uint64_t rend = atomic_load_explicit(&f->reserved_end, memory_order_relaxed);
+
+		if (rc == 0 && rend > f->flight_trunc)
+			(void)chunk_file_reserve(f->cf, f->flight_trunc, rend - f->flight_trunc);
+		pthread_mutex_unlock(&f->resv_lock);
 		if (rc < 0)
 			return rc;
 		f->backing_size = f->flight_trunc;

@@ -698,6 +698,31 @@ static void test_pipeline_trim_skipped_when_file_grew(void **state)
 	pipeline_file_put(f);
 }
 
+/*
+ * A truncate down frees the blocks past the new size when its flight applies it, also the
+ * space that writes accepted after the truncate reserved: the flight reserves it again.
+ */
+static void test_pipeline_truncate_keeps_later_reservations(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "tr");
+	uint8_t w[3 * CS], r[3 * CS];
+	uint64_t t;
+	unsigned n;
+
+	fill(w, sizeof(w), 31);
+	assert_int_equal(pipeline_wait(f, write_at(f, 0, w, sizeof(w)), 0), 0);
+	assert_int_equal(pipeline_truncate(f, 0, NULL), 0);
+	t = write_at(f, 0, w, 2 * CS);		/* reserved now, freed by the flight's shrink */
+	n = iofake_count("fallocate");
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(iofake_count("fallocate"), n + 1);
+	assert_int_equal(backing_size(c, "tr"), 2 * CS);
+	assert_int_equal(backing_read(c, "tr", 0, r, sizeof(r)), 2 * CS);
+	assert_memory_equal(r, w, 2 * CS);
+	pipeline_file_put(f);
+}
+
 /* A blocking wait on a file no sync thread has flushes it on the caller's own thread. */
 static void test_pipeline_blocking_wait_flushes_on_caller(void **state)
 {
@@ -1513,6 +1538,8 @@ int main(int argc, char **argv)
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_inline_flush_hands_off, setup_slow,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_truncate_keeps_later_reservations,
+						setup_slow, teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
