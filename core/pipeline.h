@@ -176,12 +176,12 @@ struct pipeline_file_stat {
 	int error;			/* sticky error or 0 */
 	int flushing;			/* a flush of the file has been taken and not published */
 	/*
-	 * ctime: while the backing file's ctime equals flush_ctime (stamped by our own latest
-	 * write-out, ctime_valid), the file's logical ctime is base_ctime, the backing ctime
-	 * before those write-outs (or the logical mtime, if later).
+	 * The realtime window [flush_t0, flush_t1] in which the latest write-out changed the
+	 * backing inode (flush_window): a backing ctime inside it was stamped by that write-out,
+	 * not by a call.
 	 */
-	int ctime_valid;
-	struct timespec flush_ctime, base_ctime;
+	int flush_window;
+	struct timespec flush_t0, flush_t1;
 };
 
 void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st);

@@ -642,12 +642,15 @@ static void stat_fix(struct fs *fs, struct fs_inode *i, struct stat *st)
 
 		pipeline_file_stat(pf, &ps);
 		st->st_size = (off_t)ps.size;
-		/* Our write-outs stamp the backing ctime at flush time: requirement 37 wants the
-		 * time of the call, which the logical mtime below restores. */
-		if (ps.ctime_valid && st->st_ctim.tv_sec == ps.flush_ctime.tv_sec &&
-		    st->st_ctim.tv_nsec == ps.flush_ctime.tv_nsec)
-			st->st_ctim = ps.base_ctime;
 		if (ps.mtime.tv_nsec != UTIME_OMIT) {
+			/*
+			 * A backing ctime stamped by our own latest write-out is the flush time;
+			 * requirement 37 wants the time of the call: the logical mtime. (A chmod
+			 * between the write and its write-out is then shown at the write's time.)
+			 */
+			if (ps.flush_window && !ts_after(&ps.flush_t0, &st->st_ctim) &&
+			    !ts_after(&st->st_ctim, &ps.flush_t1))
+				st->st_ctim = ps.mtime;
 			st->st_mtim = ps.mtime;
 			if (ts_after(&ps.mtime, &st->st_ctim))
 				st->st_ctim = ps.mtime;

@@ -746,7 +746,7 @@ struct bwait {
 	double took;
 };
 
-static double mono_now(void)
+static double mono_s(void)
 {
 	struct timespec ts;
 
@@ -757,10 +757,10 @@ static double mono_now(void)
 static void *bwait_main(void *arg)
 {
 	struct bwait *b = arg;
-	double t0 = mono_now();
+	double t0 = mono_s();
 
 	b->rc = pipeline_wait(b->f, b->t, 0);
-	b->took = mono_now() - t0;
+	b->took = mono_s() - t0;
 	return NULL;
 }
 
@@ -1093,14 +1093,6 @@ static int flag_done(struct flag_cb *fc)
 	d = fc->done;
 	pthread_mutex_unlock(&fc->m);
 	return d;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void test_pipeline_wait_not_held_by_other_file(void **state)
