@@ -425,8 +425,7 @@ static int read_base_locked(struct pipeline_file *f, uint64_t index, size_t a, s
 
 /* Sizes up to this are allowed on every backing FS we support; beyond, ask the FS. */
 #define SIZE_CHECK_FROM (1ULL << 40)
-/* Files past this size reserve ahead of their end: an eighth of the size, at most ... */
-#define RESERVE_AHEAD_FROM (1ULL << 20)
+/* Files growing past opts.reserve_ahead_from reserve an eighth of their size ahead, at most: */
 #define RESERVE_AHEAD_MAX (8ULL << 20)
 
 static uint64_t round_up64(uint64_t x, uint64_t m)
@@ -466,7 +465,7 @@ static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end)
 		rend = round_up64(end, cs);
 	exact = rend;
 	/* Ahead only for growth from the end: a write into a far hole is reserved exactly. */
-	if (end > RESERVE_AHEAD_FROM &&
+	if (end > f->p->o.reserve_ahead_from &&
 	    start <= atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
 		uint64_t ahead = round_up64(end / 8, cs);
 
@@ -1646,6 +1645,7 @@ void pipeline_opts_default(struct pipeline_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->chunk_size = CHUNK_SIZE_DEFAULT;
 	o->pool_bufs = 1024;
+	o->reserve_ahead_from = 1ULL << 20;
 	o->flush_interval_ms = 1000;
 	o->sync_threads = 8;
 }
@@ -1662,6 +1662,8 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 	if (!p)
 		return err_set(-ENOMEM, "pipeline_create", NULL);
 	p->o = *o;
+	if (!p->o.reserve_ahead_from)
+		p->o.reserve_ahead_from = 1ULL << 20;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

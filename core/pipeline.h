@@ -56,6 +56,8 @@ struct pipeline_opts {
 	size_t pool_bufs;		/* chunk buffers in the pool (>= 4) */
 	unsigned flush_interval_ms;	/* flush at least this often (> 0) */
 	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
+	uint64_t reserve_ahead_from;	/* a file growing past this reserves ahead of its end
+					   (default 1 MiB; tests set it low) */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };

@@ -164,6 +164,8 @@ static int start_pipeline(struct fs *fs)
 		po.sync_threads = fs->opts.sync_threads;
 	po.flush_delay_us = fs->opts.test_flush_delay_us;
 	po.submit_delay_us = fs->opts.test_submit_delay_us;
+	if (fs->opts.test_reserve_ahead_from)
+		po.reserve_ahead_from = fs->opts.test_reserve_ahead_from;
 	block_exit_signals(&old);
 	rc = pipeline_create(&po, &fs->pipe);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

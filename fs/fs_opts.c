@@ -33,6 +33,7 @@ struct raw_opts {
 	char *log_level;
 	char *test_flush_delay_us;
 	char *test_submit_delay_us;
+	char *test_reserve_ahead_from;
 	int direct_io;
 	int nosync_on_close;
 	int show_help;
@@ -69,6 +70,7 @@ static const struct fuse_opt opt_spec[] = {
 	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
 	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
 	RAW("test_submit_delay_us=%s", test_submit_delay_us, 0),
+	RAW("test_reserve_ahead_from=%s", test_reserve_ahead_from, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -351,6 +353,12 @@ static int validate(struct raw_opts *r, struct fs_opts *o, char *why, size_t why
 				       r->test_submit_delay_us,
 				       "must be a whole number of microseconds");
 		o->test_submit_delay_us = (unsigned)v;
+	}
+	if (r->test_reserve_ahead_from) {
+		if (parse_num(r->test_reserve_ahead_from, 1, 1ULL << 40, &v) < 0)
+			return bad_opt(why, whylen, "test_reserve_ahead_from",
+				       r->test_reserve_ahead_from, "must be a size in bytes");
+		o->test_reserve_ahead_from = v;
 	}
 	o->ro = r->ro;
 	o->direct_io = r->direct_io;

@@ -14,6 +14,7 @@
 #define FROZENFS_FS_OPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <fuse_opt.h>
 
@@ -48,6 +49,7 @@ struct fs_opts {
 	int singlethread;
 	unsigned test_flush_delay_us;	/* hidden test hooks, see fs_main.c */
 	unsigned test_submit_delay_us;
+	uint64_t test_reserve_ahead_from;	/* 0: the pipeline's default */
 
 	/* Set by fs_opts_parse(); the strings and @args are owned, freed by fs_opts_fini(). */
 	int cmd;			/* FS_CMD_*: set even when parsing fails */

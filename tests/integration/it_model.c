@@ -650,9 +650,10 @@ static const char *mount_opts(void)
 	 */
 	switch (cycle % 3) {
 	case 0:
-		return "chunk_size=4096,flush_interval_ms=20";
+		/* Files past 16 KiB reserve ahead and give it back at the last close. */
+		return "chunk_size=4096,flush_interval_ms=20,test_reserve_ahead_from=16384";
 	case 1:
-		return "chunk_size=4096,flush_interval_ms=10000";
+		return "chunk_size=4096,flush_interval_ms=10000,test_reserve_ahead_from=16384";
 	default:
 		return "chunk_size=4096,flush_interval_ms=10000,direct_io";
 	}
