@@ -1817,7 +1817,10 @@ int pipeline_sync_all(struct pipeline *p)
 		unsigned flags = 0;
 
 		pthread_mutex_lock(&f->lock);
-		bool meta = f->mtime_dirty;
+		/* A flight already writing the mtime out with fdatasync does not make it durable
+		 * either (fdatasync may skip the inode's times). */
+		bool meta = f->mtime_dirty ||
+			    (f->in_flight && !f->err && f->flight_mtime_set && !f->flight_fsync);
 
 		pthread_mutex_unlock(&f->lock);
 		if (meta) {

@@ -723,6 +723,35 @@ static void test_pipeline_truncate_keeps_later_reservations(void **state)
 	pipeline_file_put(f);
 }
 
+/*
+ * pipeline_sync_all() makes the logical mtime durable (fsync) also when a timer flush is
+ * already writing it out with fdatasync.
+ */
+static void test_pipeline_sync_all_fsyncs_mtime_in_flight(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "mt");
+	uint8_t w[CS];
+	unsigned fsyncs;
+
+	memset(w, 6, CS);
+	/* A waited flush leaves the mtime for a later one (waiters get fdatasync only). */
+	assert_int_equal(pipeline_wait(f, write_at(f, 0, w, CS), 0), 0);
+	fsyncs = iofake_count("fsync");
+	pipeline_kick(c->p);			/* the timer flush takes the mtime, sleeps 100 ms */
+	for (int i = 0; i < 5000; i++) {
+		struct pipeline_file_stat ps;
+
+		pipeline_file_stat(f, &ps);
+		if (ps.flushing)
+			break;
+		usleep(100);
+	}
+	assert_int_equal(pipeline_sync_all(c->p), 0);
+	assert_true(iofake_count("fsync") > fsyncs);
+	pipeline_file_put(f);
+}
+
 /* A blocking wait on a file no sync thread has flushes it on the caller's own thread. */
 static void test_pipeline_blocking_wait_flushes_on_caller(void **state)
 {
@@ -1532,6 +1561,8 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_truncate_keeps_later_reservations,
 						setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_sync_all_fsyncs_mtime_in_flight,
+						setup_delayed_take, teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
