@@ -440,8 +440,8 @@ static uint64_t round_up64(uint64_t x, uint64_t m)
  *
  * A small file is reserved exactly, so it never shows more blocks than its data. Past the
  * first chunk the reservation runs to the end of the chunk (small appends cost one fallocate
- * per chunk), and a file growing from its end past 1 MiB reserves ahead of the end by an
- * eighth of the size, up to 8 MiB:
+ * per chunk), and a file growing from its end past opts.reserve_ahead_from (1 MiB by
+ * default) reserves ahead of the end by an eighth of the size, up to 8 MiB:
  * fallocate takes the backing inode's lock exclusively, and so does the sync thread's pwritev
  * for as long as it copies, so a writer reserving every chunk of a large sequential write
  * stalls behind every write-out (measured: dd bs=1M ran at a third of the speed). What is

@@ -381,6 +381,7 @@ static void raw_free(struct raw_opts *r)
 	free(r->log_level);
 	free(r->test_flush_delay_us);
 	free(r->test_submit_delay_us);
+	free(r->test_reserve_ahead_from);
 	free(r->args[0]);
 	free(r->args[1]);
 	free(r->extra_arg);

@@ -568,6 +568,19 @@ static uint64_t wait_alloc_at_most(struct ctx *c, const char *name, uint64_t max
 	return a;
 }
 
+/* Waits up to 0.5 s until a flush of @f has been taken (and not yet published). */
+static void wait_flushing(struct pipeline_file *f)
+{
+	for (int i = 0; i < 5000; i++) {
+		struct pipeline_file_stat ps;
+
+		pipeline_file_stat(f, &ps);
+		if (ps.flushing)
+			return;
+		usleep(100);
+	}
+}
+
 #define BIG (3u << 20)
 
 /*
@@ -677,14 +690,7 @@ static void test_pipeline_trim_skipped_when_file_grew(void **state)
 	truncs = iofake_count("ftruncate");
 
 	pipeline_file_trim(f);		/* taken, then asleep for 100 ms */
-	for (int i = 0; i < 5000; i++) {
-		struct pipeline_file_stat ps;
-
-		pipeline_file_stat(f, &ps);
-		if (ps.flushing)
-			break;
-		usleep(100);
-	}
+	wait_flushing(f);
 	t = write_at(f, BIG, w + BIG, CS);	/* inside the reservation: no fallocate */
 	assert_int_equal(pipeline_wait(f, t, 0), 0);
 	assert_int_equal(iofake_count("ftruncate"), truncs);
@@ -739,14 +745,7 @@ static void test_pipeline_sync_all_fsyncs_mtime_in_flight(void **state)
 	assert_int_equal(pipeline_wait(f, write_at(f, 0, w, CS), 0), 0);
 	fsyncs = iofake_count("fsync");
 	pipeline_kick(c->p);			/* the timer flush takes the mtime, sleeps 100 ms */
-	for (int i = 0; i < 5000; i++) {
-		struct pipeline_file_stat ps;
-
-		pipeline_file_stat(f, &ps);
-		if (ps.flushing)
-			break;
-		usleep(100);
-	}
+	wait_flushing(f);
 	assert_int_equal(pipeline_sync_all(c->p), 0);
 	assert_true(iofake_count("fsync") > fsyncs);
 	pipeline_file_put(f);
