@@ -7,7 +7,8 @@
 # BASE/mnt is a frozenfs mount of BASE/store. Each workload runs on raw then on frozenfs,
 # ROUNDS times (default 3), and the table shows the medians and a ratio where 1.00 means
 # "as fast as raw" and below 1 is slower: throughput ratios are frozenfs/raw, time ratios
-# are raw/frozenfs.
+# are raw/frozenfs. Caches are dropped before every run of every workload, on both sides, so
+# each run starts from the same memory state (see bench/RESULTS.md on these VMs' memory).
 #
 # Workloads:
 #   seq write     dd if=/dev/zero bs=1M count=SIZE conv=fsync            MB/s
@@ -223,6 +224,10 @@ for r in $(seq 1 "$ROUNDS"); do
 		for target in raw frozenfs; do
 			dir=$RAW
 			[ "$target" = frozenfs ] && dir=$MNT
+			# Every run starts from the same memory state: on these VMs, page cache taken
+			# from never-used guest memory costs a host fault per page, and without this
+			# the previous run's cached files decide which side gets it.
+			drop_caches
 			v=$("$fn" "$dir") || die "$name on $target failed"
 			[ -n "$v" ] || die "$name on $target printed nothing"
 			R[$i,$target]="${R[$i,$target]:-} $v"
