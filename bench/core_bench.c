@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
 #include "chunk.h"
 #include "err.h"
 #include "pipeline.h"
@@ -55,14 +56,6 @@ struct thr {
 	double stop_at;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *writer(void *arg)
 {
 	struct thr *t = arg;
@@ -70,11 +63,11 @@ static void *writer(void *arg)
 	uint8_t buf[WSIZE];
 
 	memset(buf, t->id + 1, sizeof(buf));
-	while (now_s() < t->stop_at) {
+	while (bench_now() < t->stop_at) {
 		uint64_t idx = (uint64_t)(rand_r(&seed) % FILE_CHUNKS);
 		size_t in = (size_t)(rand_r(&seed) % (chunk / WSIZE)) * WSIZE;
 		int fi = t->id % t->nfiles;
-		double t0 = now_s();
+		double t0 = bench_now();
 
 		if (t->mode == 0) {
 			if (pwrite(t->fds[fi], buf, WSIZE, (off_t)(idx * chunk + in)) != WSIZE ||
@@ -98,7 +91,7 @@ static void *writer(void *arg)
 			t->cap = t->cap ? t->cap * 2 : 4096;
 			t->lat = realloc(t->lat, t->cap * sizeof(double));
 		}
-		t->lat[t->nlat++] = (now_s() - t0) * 1e6;
+		t->lat[t->nlat++] = (bench_now() - t0) * 1e6;
 		t->n++;
 	}
 	return NULL;
@@ -154,7 +147,7 @@ static void run_mode(int mode, int nthreads, int nfiles, int out)
 			}
 		}
 	}
-	t0 = now_s();
+	t0 = bench_now();
 	for (int i = 0; i < nthreads; i++) {
 		th[i] = (struct thr){ .id = i, .mode = mode, .nfiles = nfiles, .fds = fds, .pf = pf,
 				      .stop_at = t0 + seconds };
@@ -165,7 +158,7 @@ static void run_mode(int mode, int nthreads, int nfiles, int out)
 		all_n += (double)th[i].n;
 		total += th[i].nlat;
 	}
-	r.ops = all_n / (now_s() - t0);
+	r.ops = all_n / (bench_now() - t0);
 	lat = malloc((total ? total : 1) * sizeof(double));
 	total = 0;
 	for (int i = 0; i < nthreads; i++) {

@@ -25,18 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 static const char *base = "/var/tmp/frozenfs-bench";
 static int nfiles = 300;
 static size_t fsize = 5000;
 static int dfd;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *dir_sync(void *arg)
 {
@@ -91,7 +85,7 @@ int main(int argc, char **argv)
 			check(mkdir(path, 0755), path);
 			dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			check(dfd, path);
-			double t0 = now_s();
+			double t0 = bench_now();
 
 			for (int i = 0; i < nfiles; i++) {
 				char n[32];
@@ -119,7 +113,7 @@ int main(int argc, char **argv)
 				}
 				close(fd);
 			}
-			us[m][r] = (now_s() - t0) / nfiles * 1e6;
+			us[m][r] = (bench_now() - t0) / nfiles * 1e6;
 			/* Untimed: settle what "none" left dirty, so the next mode does not pay it. */
 			syncfs(dfd);
 			close(dfd);

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 #define FILE_BYTES (64ULL << 20)
 #define BS 4096
 
@@ -28,14 +30,6 @@ static const char *dir = "/var/tmp/frozenfs-bench";
 static double seconds = 2.0;
 static int nthreads = 8;
 static int fd;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static off_t rand_off(unsigned *seed)
 {
@@ -54,7 +48,7 @@ static void *naive_thread(void *arg)
 	uint8_t buf[BS];
 
 	memset(buf, (int)t->seed, sizeof(buf));
-	while (now_s() < t->stop) {
+	while (bench_now() < t->stop) {
 		if (pwrite(fd, buf, BS, rand_off(&t->seed)) != BS || fdatasync(fd) < 0) {
 			perror("naive");
 			exit(1);
@@ -68,7 +62,7 @@ static double run_naive(void)
 {
 	pthread_t th[64];
 	struct naive t[64];
-	double t0 = now_s();
+	double t0 = bench_now();
 	uint64_t n = 0;
 
 	for (int i = 0; i < nthreads; i++) {
@@ -79,7 +73,7 @@ static double run_naive(void)
 		pthread_join(th[i], NULL);
 		n += t[i].n;
 	}
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now() - t0);
 }
 
 /* Returns writes/s; *sync_us gets the mean fdatasync time per batch. */
@@ -87,28 +81,28 @@ static double run_batch(int per_sync, double *sync_us)
 {
 	uint8_t buf[BS];
 	unsigned seed = 12345;
-	double t0 = now_s(), stop = t0 + seconds, in_sync = 0;
+	double t0 = bench_now(), stop = t0 + seconds, in_sync = 0;
 	uint64_t n = 0, batches = 0;
 
 	memset(buf, 0x33, sizeof(buf));
-	while (now_s() < stop) {
+	while (bench_now() < stop) {
 		for (int i = 0; i < per_sync; i++)
 			if (pwrite(fd, buf, BS, rand_off(&seed)) != BS) {
 				perror("pwrite");
 				exit(1);
 			}
-		double a = now_s();
+		double a = bench_now();
 
 		if (fdatasync(fd) < 0) {
 			perror("fdatasync");
 			exit(1);
 		}
-		in_sync += now_s() - a;
+		in_sync += bench_now() - a;
 		n += (uint64_t)per_sync;
 		batches++;
 	}
 	*sync_us = in_sync / (double)batches * 1e6;
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now() - t0);
 }
 
 int main(int argc, char **argv)

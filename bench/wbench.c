@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 #define MAXJOBS 64
 
 static const char *dir;
@@ -48,14 +50,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "wbench: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static uint64_t xrand(uint64_t *s)
@@ -146,20 +140,20 @@ static void *randwrite_job(void *arg)
 	if (!buf)
 		die("aligned_alloc");
 	memset(buf, 0xA5, bs);
-	while (now() < j->stop) {
+	while (bench_now() < j->stop) {
 		int k;
 
 		/* Check the clock every 16 writes: cheap enough, exact enough. */
 		for (k = 0; k < 16; k++) {
 			off_t off = (off_t)(xrand(&j->rng) % nblocks) * bs;
-			double t = j->lat ? now() : 0;
+			double t = j->lat ? bench_now() : 0;
 
 			buf[0] = (char)j->ops;
 			pwrite_all(j->fd, buf, bs, off);
 			if (dosync && fdatasync(j->fd) < 0)
 				die("fdatasync");
 			if (j->lat && j->ops < LAT_MAX)
-				j->lat[j->ops] = (float)((now() - t) * 1e6);
+				j->lat[j->ops] = (float)((bench_now() - t) * 1e6);
 			j->ops++;
 		}
 	}
@@ -194,7 +188,7 @@ static int randwrite(void)
 		if (lat && !j[i].lat)
 			die("malloc");
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < jobs; i++) {
 		j[i].stop = t0 + seconds;
 		if (pthread_create(&j[i].th, NULL, randwrite_job, &j[i]))
@@ -204,7 +198,7 @@ static int randwrite(void)
 		pthread_join(j[i].th, NULL);
 		total += j[i].ops;
 	}
-	t1 = now();
+	t1 = bench_now();
 	for (i = 0; i < jobs; i++)
 		if (!shared)
 			close(j[i].fd);
@@ -246,7 +240,7 @@ static int seqwrite(void)
 		die("malloc");
 	memset(buf, 0x3C, bs);
 	snprintf(path, sizeof(path), "%s/wbench.seq", dir);
-	t0 = now();
+	t0 = bench_now();
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die(path);
@@ -259,7 +253,7 @@ static int seqwrite(void)
 	if (fsync(fd) < 0)
 		die("fsync");
 	close(fd);
-	t1 = now();
+	t1 = bench_now();
 	printf("mbps=%.1f\n", size / (t1 - t0) / 1e6);
 	free(buf);
 	return 0;
@@ -277,7 +271,7 @@ static int unaligned(void)
 		die("malloc");
 	memset(buf, 0x77, maxlen);
 	fd = layout("wbench.unaligned", size);
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < count; i++) {
 		size_t len = 1 + xrand(&rng) % maxlen;
 		off_t off = (off_t)(xrand(&rng) % (size - len));
@@ -287,7 +281,7 @@ static int unaligned(void)
 		if (fsync(fd) < 0)
 			die("fsync");
 	}
-	t1 = now();
+	t1 = bench_now();
 	close(fd);
 	printf("seconds=%.3f\n", t1 - t0);
 	free(buf);
