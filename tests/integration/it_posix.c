@@ -1,0 +1,726 @@
+/*
+ * it_posix: a POSIX conformance battery, run on the raw backing filesystem and on a frozenfs
+ * mount of it, compared line by line.
+ *
+ * Each case states what POSIX (or Linux, where POSIX leaves a choice) expects: an errno, or
+ * success. The battery runs twice, first in a directory of the raw backing filesystem (the
+ * oracle), then on a frozenfs mount (`allow_other,default_permissions`, as users mount it for
+ * others). It fails when a case gives something else than expected on either side, and when
+ * the two transcripts differ: the transcript also records what POSIX leaves to the
+ * implementation (ownership of new files, setgid inheritance, which times an operation
+ * changes, nlink of directories, readdir contents, mode bits a write clears), where frozenfs
+ * must behave as the filesystem below it.
+ *
+ * Covered: O_CREAT|O_EXCL (also on a dangling symlink), ENOENT, EISDIR, ENOTDIR, ELOOP,
+ * O_NOFOLLOW, ENAMETOOLONG, mkdir/rmdir/unlink errors, every rename error, rename of two links
+ * of one file, hard links and nlink, directory nlink, permissions of another user (open,
+ * access, create in a read-only directory, truncate), the sticky directory, chmod and chown
+ * by a non-owner, setgid directory inheritance, set-user-ID cleared by a write, ftruncate
+ * errors, utimensat (UTIME_NOW, UTIME_OMIT, explicit times, by a non-owner), O_APPEND, FIFOs
+ * and device nodes, symlink size and readlink, unlink of an open file, readdir, and which of
+ * atime/mtime/ctime each operation changes on the file and on its directory.
+ *
+ * Usage: it_posix FROZENFS_BINARY (run as root: it acts as two other users too)
+ */
+#include "fstest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define U1 65534	/* two unprivileged users (nobody and one below it) */
+#define U2 65533
+#define G1 65534
+#define G2 65533
+#define MAXLINES 1024
+
+struct side {
+	const char *name;	/* "raw" or "frozenfs" */
+	char root[PATH_MAX];	/* the battery's directory on this side */
+	char *line[MAXLINES];	/* the transcript */
+	int n;
+	int bad;		/* cases that gave something unexpected */
+};
+
+static struct side *S;		/* the side running now */
+
+static const char *p(const char *name)
+{
+	static char buf[4][PATH_MAX];
+	static int k;
+
+	k = (k + 1) % 4;
+	if (snprintf(buf[k], sizeof(buf[k]), "%s/%s", S->root, name) >= (int)sizeof(buf[k]))
+		ft_fail("path too long");
+	return buf[k];
+}
+
+__attribute__((format(printf, 1, 2)))
+static void note(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (S->n == MAXLINES)
+		ft_fail("transcript too long");
+	S->line[S->n++] = strdup(buf);
+}
+
+static const char *ename(int e)
+{
+	static char buf[32];
+
+	switch (e) {
+	case 0: return "0";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EBADF: return "EBADF";
+	case EACCES: return "EACCES";
+	case EEXIST: return "EEXIST";
+	case EXDEV: return "EXDEV";
+	case ENOTDIR: return "ENOTDIR";
+	case EISDIR: return "EISDIR";
+	case EINVAL: return "EINVAL";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOTEMPTY: return "ENOTEMPTY";
+	case ELOOP: return "ELOOP";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EFBIG: return "EFBIG";
+	case EROFS: return "EROFS";
+	default:
+		snprintf(buf, sizeof(buf), "errno %d", e);
+		return buf;
+	}
+}
+
+/* Records case @what with result @got (0 or an errno); @want is what POSIX expects. */
+static void expect(const char *what, int got, int want)
+{
+	note("%s -> %s", what, ename(got));
+	if (got != want) {
+		fprintf(stderr, "# %s: %s: got %s, expected %s\n", S->name, what, ename(got),
+			ename(want));
+		S->bad++;
+	}
+}
+
+/* errno of a call returning < 0 on failure, else 0 (closing a returned fd). */
+#define R(call) res_((long)(call))
+static int res_(long r)
+{
+	return r < 0 ? errno : 0;
+}
+#define ROPEN(call) ropen_((int)(call))
+static int ropen_(int fd)
+{
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* ---- acting as another user ------------------------------------------------------------- */
+
+enum uop { U_OPEN, U_CREATE, U_UNLINK, U_CHMOD, U_CHOWN, U_UTIMES_NOW, U_UTIMES_SET,
+	   U_ACCESS, U_TRUNCATE, U_MKDIR, U_WRITE, U_RENAME };
+
+/* Runs one operation as @uid/@gid in a child; returns 0 or its errno. */
+static int as_user(uid_t uid, gid_t gid, enum uop op, const char *a, const char *b, long n)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		ft_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int r = 0, fd;
+
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(200);
+		errno = 0;
+		switch (op) {
+		case U_OPEN: r = ropen_(open(a, (int)n | O_CLOEXEC)); break;
+		case U_CREATE: r = ropen_(open(a, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, (mode_t)n)); break;
+		case U_UNLINK: r = res_(unlink(a)); break;
+		case U_CHMOD: r = res_(chmod(a, (mode_t)n)); break;
+		case U_CHOWN: r = res_(chown(a, (uid_t)n, (gid_t)-1)); break;
+		case U_UTIMES_NOW: r = res_(utimensat(AT_FDCWD, a, NULL, 0)); break;
+		case U_UTIMES_SET: {
+			struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+			r = res_(utimensat(AT_FDCWD, a, ts, 0));
+			break;
+		}
+		case U_ACCESS: r = res_(access(a, (int)n)); break;
+		case U_TRUNCATE: r = res_(truncate(a, n)); break;
+		case U_MKDIR: r = res_(mkdir(a, (mode_t)n)); break;
+		case U_WRITE:
+			fd = open(a, O_WRONLY | O_CLOEXEC);
+			if (fd < 0) {
+				r = errno;
+				break;
+			}
+			r = write(fd, "data", 4) == 4 ? 0 : errno;
+			close(fd);
+			break;
+		case U_RENAME: r = res_(rename(a, b)); break;
+		}
+		_exit(r);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) == 200)
+		ft_fail("%s: child as uid %u failed to run", S->name, (unsigned)uid);
+	return WEXITSTATUS(st);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static void mkfile(const char *name, mode_t mode, const char *data)
+{
+	int fd = FT_SYS(open(p(name), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode));
+
+	if (data)
+		ft_pwrite_all(fd, data, strlen(data), 0);
+	close(fd);
+	FT_SYS(chmod(p(name), mode));	/* no umask */
+}
+
+static struct stat st_of(const char *name)
+{
+	struct stat st;
+
+	FT_SYS(lstat(p(name), &st));
+	return st;
+}
+
+static const char *ftype(mode_t m)
+{
+	return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "symlink" :
+	       S_ISFIFO(m) ? "fifo" : S_ISCHR(m) ? "chardev" : S_ISBLK(m) ? "blockdev" :
+	       S_ISSOCK(m) ? "socket" : "?";
+}
+
+/* Records the attributes POSIX leaves to the filesystem: frozenfs must match the raw side. */
+static void note_attrs(const char *name)
+{
+	struct stat st = st_of(name);
+
+	note("attrs %s: %s mode %04o nlink %lu uid %u gid %u size %lld", name, ftype(st.st_mode),
+	     (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink, (unsigned)st.st_uid,
+	     (unsigned)st.st_gid, S_ISDIR(st.st_mode) ? 0LL : (long long)st.st_size);
+}
+
+static int ts_cmp(struct timespec a, struct timespec b)
+{
+	return a.tv_sec != b.tv_sec ? (a.tv_sec < b.tv_sec ? -1 : 1) :
+	       a.tv_nsec != b.tv_nsec ? (a.tv_nsec < b.tv_nsec ? -1 : 1) : 0;
+}
+
+/* Timestamps move in coarse steps: make the next change land on a later tick. */
+static void tick(void)
+{
+	struct timespec ts = { 0, 30 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+struct times {
+	struct stat f, d;
+};
+
+static struct times times_of(const char *file, const char *dir)
+{
+	struct times t = { st_of(file), st_of(dir) };
+
+	return t;
+}
+
+/* Records which of mtime/ctime of @file and its directory @dir changed since @t0. */
+static void note_changed(const char *op, const char *file, const char *dir, struct times t0)
+{
+	struct times t = times_of(file, dir);
+
+	note("times after %s: file mtime %s ctime %s, dir mtime %s ctime %s", op,
+	     ts_cmp(t.f.st_mtim, t0.f.st_mtim) ? "changed" : "same",
+	     ts_cmp(t.f.st_ctim, t0.f.st_ctim) ? "changed" : "same",
+	     ts_cmp(t.d.st_mtim, t0.d.st_mtim) ? "changed" : "same",
+	     ts_cmp(t.d.st_ctim, t0.d.st_ctim) ? "changed" : "same");
+}
+
+/* ---- the battery ------------------------------------------------------------------------ */
+
+static void open_errors(void)
+{
+	char longname[300];
+
+	mkfile("f", 0644, "hello");
+	FT_SYS(mkdir(p("d"), 0755));
+	FT_SYS(symlink("nowhere", p("dangling")));
+	FT_SYS(symlink("loop2", p("loop1")));
+	FT_SYS(symlink("loop1", p("loop2")));
+	FT_SYS(symlink("f", p("lf")));
+	expect("open O_CREAT|O_EXCL of an existing file",
+	       ROPEN(open(p("f"), O_CREAT | O_EXCL | O_WRONLY, 0644)), EEXIST);
+	expect("open O_CREAT|O_EXCL of a dangling symlink",
+	       ROPEN(open(p("dangling"), O_CREAT | O_EXCL | O_WRONLY, 0644)), EEXIST);
+	expect("open of a missing file", ROPEN(open(p("missing"), O_RDONLY)), ENOENT);
+	expect("open of a directory for writing", ROPEN(open(p("d"), O_WRONLY)), EISDIR);
+	expect("open O_DIRECTORY of a file", ROPEN(open(p("f"), O_RDONLY | O_DIRECTORY)), ENOTDIR);
+	expect("open through a file (f/x)", ROPEN(open(p("f/x"), O_RDONLY)), ENOTDIR);
+	expect("open of a symlink loop", ROPEN(open(p("loop1"), O_RDONLY)), ELOOP);
+	expect("open O_NOFOLLOW of a symlink", ROPEN(open(p("lf"), O_RDONLY | O_NOFOLLOW)), ELOOP);
+	expect("open of a symlink to a file", ROPEN(open(p("lf"), O_RDONLY)), 0);
+	memset(longname, 'n', 255);
+	longname[255] = 0;
+	expect("create a 255-byte name", ROPEN(open(p(longname), O_CREAT | O_WRONLY, 0644)), 0);
+	expect("unlink it", R(unlink(p(longname))), 0);
+	memset(longname, 'n', 256);
+	longname[256] = 0;
+	expect("create a 256-byte name", ROPEN(open(p(longname), O_CREAT | O_WRONLY, 0644)),
+	       ENAMETOOLONG);
+	expect("symlink with an empty target", R(symlink("", p("empty"))), ENOENT);
+}
+
+static void dir_errors(void)
+{
+	mkfile("d/inside", 0644, NULL);
+	expect("mkdir of an existing name", R(mkdir(p("d"), 0755)), EEXIST);
+	expect("mkdir of an existing file", R(mkdir(p("f"), 0755)), EEXIST);
+	expect("rmdir of a non-empty directory", R(rmdir(p("d"))), ENOTEMPTY);
+	expect("rmdir of a file", R(rmdir(p("f"))), ENOTDIR);
+	expect("rmdir of d/.", R(rmdir(p("d/."))), EINVAL);
+	expect("unlink of a directory", R(unlink(p("d"))), EISDIR);
+	expect("unlink of a missing name", R(unlink(p("missing"))), ENOENT);
+	FT_SYS(mkdir(p("nl"), 0755));
+	note_attrs("nl");
+	FT_SYS(mkdir(p("nl/a"), 0755));
+	FT_SYS(mkdir(p("nl/b"), 0755));
+	note_attrs("nl");
+	FT_SYS(rmdir(p("nl/a")));
+	note_attrs("nl");
+	expect("rmdir of an empty directory", R(rmdir(p("nl/b"))), 0);
+}
+
+static void rename_cases(void)
+{
+	FT_SYS(mkdir(p("r"), 0755));
+	mkfile("r/file", 0644, "one");
+	mkfile("r/file2", 0644, "two");
+	FT_SYS(mkdir(p("r/dir"), 0755));
+	FT_SYS(mkdir(p("r/full"), 0755));
+	mkfile("r/full/x", 0644, NULL);
+	FT_SYS(mkdir(p("r/empty"), 0755));
+	FT_SYS(mkdir(p("r/dir/sub"), 0755));
+	expect("rename a file over a directory", R(rename(p("r/file"), p("r/dir"))), EISDIR);
+	expect("rename a directory over a file", R(rename(p("r/dir"), p("r/file"))), ENOTDIR);
+	expect("rename a directory over a non-empty one", R(rename(p("r/dir"), p("r/full"))),
+	       ENOTEMPTY);
+	expect("rename a directory into its own subdirectory",
+	       R(rename(p("r/dir"), p("r/dir/sub/in"))), EINVAL);
+	expect("rename of a missing name", R(rename(p("r/missing"), p("r/x"))), ENOENT);
+	expect("rename a file to itself", R(rename(p("r/file"), p("r/file"))), 0);
+	FT_SYS(link(p("r/file"), p("r/hard")));
+	expect("rename one link of a file over another link of it",
+	       R(rename(p("r/file"), p("r/hard"))), 0);
+	note("after it, file %s, hard %s", access(p("r/file"), F_OK) == 0 ? "exists" : "gone",
+	     access(p("r/hard"), F_OK) == 0 ? "exists" : "gone");
+	expect("rename a directory over an empty one", R(rename(p("r/dir"), p("r/empty"))), 0);
+	note_attrs("r/empty");
+	expect("rename a file over a file", R(rename(p("r/file2"), p("r/hard"))), 0);
+	note_attrs("r/hard");
+	{
+		char buf[8] = { 0 };
+		int fd = FT_SYS(open(p("r/hard"), O_RDONLY));
+
+		FT_SYS(read(fd, buf, sizeof(buf) - 1));
+		close(fd);
+		note("content after rename over: %s", buf);
+	}
+}
+
+static void link_cases(void)
+{
+	struct times t0;
+
+	mkfile("l", 0644, "abc");
+	note_attrs("l");
+	t0 = times_of("l", ".");
+	tick();
+	expect("link a file", R(link(p("l"), p("l2"))), 0);
+	note_attrs("l");
+	note_changed("link", "l", ".", t0);
+	expect("link over an existing name", R(link(p("l"), p("f"))), EEXIST);
+	expect("link a directory", R(link(p("d"), p("d2"))), EPERM);
+	expect("link a missing file", R(link(p("missing"), p("m2"))), ENOENT);
+	expect("unlink one link", R(unlink(p("l2"))), 0);
+	note_attrs("l");
+}
+
+static void perm_cases(void)
+{
+	FT_SYS(mkdir(p("perm"), 0755));
+	mkfile("perm/private", 0600, "secret");
+	mkfile("perm/public", 0644, "shared");
+	expect("another user opens a 0600 file", as_user(U1, G1, U_OPEN, p("perm/private"),
+								 NULL, O_RDONLY), EACCES);
+	expect("another user reads a 0644 file", as_user(U1, G1, U_OPEN, p("perm/public"),
+								 NULL, O_RDONLY), 0);
+	expect("another user opens a 0644 file for writing",
+	       as_user(U1, G1, U_OPEN, p("perm/public"), NULL, O_WRONLY), EACCES);
+	expect("another user: access(W_OK) of a 0644 file",
+	       as_user(U1, G1, U_ACCESS, p("perm/public"), NULL, W_OK), EACCES);
+	expect("another user: access(R_OK)", as_user(U1, G1, U_ACCESS, p("perm/public"), NULL,
+						     R_OK), 0);
+	expect("another user creates in a 0755 directory",
+	       as_user(U1, G1, U_CREATE, p("perm/new"), NULL, 0644), EACCES);
+	expect("another user truncates a 0644 file",
+	       as_user(U1, G1, U_TRUNCATE, p("perm/public"), NULL, 0), EACCES);
+	expect("another user chmods a file it does not own",
+	       as_user(U1, G1, U_CHMOD, p("perm/public"), NULL, 0666), EPERM);
+	expect("another user chowns a file it does not own",
+	       as_user(U1, G1, U_CHOWN, p("perm/public"), NULL, U1), EPERM);
+	expect("another user: utimensat(NULL) without write permission",
+	       as_user(U1, G1, U_UTIMES_NOW, p("perm/public"), NULL, 0), EACCES);
+	expect("another user: utimensat(times) of a file it does not own",
+	       as_user(U1, G1, U_UTIMES_SET, p("perm/public"), NULL, 0), EPERM);
+	expect("root opens a 0000 file", (FT_SYS(chmod(p("perm/private"), 0)),
+					   ROPEN(open(p("perm/private"), O_RDONLY))), 0);
+
+	/* A directory everyone may write, with the sticky bit. */
+	FT_SYS(mkdir(p("tmp"), 0777));
+	FT_SYS(chmod(p("tmp"), 01777));
+	expect("user 1 creates in a sticky directory",
+	       as_user(U1, G1, U_CREATE, p("tmp/u1file"), NULL, 0644), 0);
+	note_attrs("tmp/u1file");
+	expect("user 1 makes a directory there", as_user(U1, G1, U_MKDIR, p("tmp/u1dir"), NULL,
+							 0755), 0);
+	note_attrs("tmp/u1dir");
+	expect("user 2 unlinks user 1's file in a sticky directory",
+	       as_user(U2, G2, U_UNLINK, p("tmp/u1file"), NULL, 0), EPERM);
+	expect("user 2 renames user 1's file in a sticky directory",
+	       as_user(U2, G2, U_RENAME, p("tmp/u1file"), p("tmp/stolen"), 0), EPERM);
+	expect("user 1 chowns its own file to user 2",
+	       as_user(U1, G1, U_CHOWN, p("tmp/u1file"), NULL, U2), EPERM);
+	expect("user 1 chmods its own file", as_user(U1, G1, U_CHMOD, p("tmp/u1file"), NULL,
+						     0640), 0);
+	note_attrs("tmp/u1file");
+	expect("user 1 sets times of its own file",
+	       as_user(U1, G1, U_UTIMES_SET, p("tmp/u1file"), NULL, 0), 0);
+	note("mtime of tmp/u1file: %lld", (long long)st_of("tmp/u1file").st_mtim.tv_sec);
+
+	/* Set-user-ID is cleared when someone other than root writes. */
+	expect("user 1 sets mode 04755 on its file",
+	       as_user(U1, G1, U_CHMOD, p("tmp/u1file"), NULL, 04755), 0);
+	expect("user 1 writes it", as_user(U1, G1, U_WRITE, p("tmp/u1file"), NULL, 0), 0);
+	note_attrs("tmp/u1file");
+	expect("user 1 truncates it", as_user(U1, G1, U_TRUNCATE, p("tmp/u1file"), NULL, 1), 0);
+	note_attrs("tmp/u1file");
+	expect("user 1 unlinks its own file in the sticky directory",
+	       as_user(U1, G1, U_UNLINK, p("tmp/u1file"), NULL, 0), 0);
+	expect("root unlinks in the sticky directory", R(rmdir(p("tmp/u1dir"))), 0);
+
+	/* A set-group-ID directory passes its group on, and the bit to subdirectories. */
+	FT_SYS(mkdir(p("sgid"), 0777));
+	FT_SYS(chown(p("sgid"), 0, G2));
+	FT_SYS(chmod(p("sgid"), 02777));
+	expect("user 1 creates in a set-group-ID directory",
+	       as_user(U1, G1, U_CREATE, p("sgid/file"), NULL, 0644), 0);
+	note_attrs("sgid/file");
+	expect("user 1 makes a directory in it", as_user(U1, G1, U_MKDIR, p("sgid/sub"), NULL,
+							 0755), 0);
+	note_attrs("sgid/sub");
+	mkfile("sgid/rootfile", 0644, NULL);
+	note_attrs("sgid/rootfile");
+}
+
+static void truncate_cases(void)
+{
+	int fd;
+
+	mkfile("t", 0644, "0123456789");
+	fd = FT_SYS(open(p("t"), O_RDONLY));
+	expect("ftruncate of a read-only descriptor", R(ftruncate(fd, 0)), EINVAL);
+	close(fd);
+	fd = FT_SYS(open(p("t"), O_RDWR));
+	expect("ftruncate to a negative length", R(ftruncate(fd, -1)), EINVAL);
+	expect("ftruncate to 4", R(ftruncate(fd, 4)), 0);
+	note_attrs("t");
+	close(fd);
+	expect("truncate of a directory", R(truncate(p("d"), 0)), EISDIR);
+	expect("truncate of a missing file", R(truncate(p("missing"), 0)), ENOENT);
+	expect("truncate to 100000", R(truncate(p("t"), 100000)), 0);
+	note_attrs("t");
+	{
+		char buf[8];
+
+		fd = FT_SYS(open(p("t"), O_RDONLY));
+		ft_pread_all(fd, buf, 8, 0);
+		close(fd);
+		note("bytes 0..7 after grow: %.4s %d %d %d %d", buf, buf[4], buf[5], buf[6], buf[7]);
+	}
+}
+
+static void times_cases(void)
+{
+	struct timespec set[2] = { { 1234567890, 123456789 }, { 1300000000, 500000000 } };
+	struct timespec omit[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	struct stat a, b;
+	struct times t0;
+	int fd;
+
+	mkfile("tm", 0644, "x");
+	expect("utimensat explicit times", R(utimensat(AT_FDCWD, p("tm"), set, 0)), 0);
+	a = st_of("tm");
+	note("after explicit times: atime %lld.%09ld mtime %lld.%09ld", (long long)a.st_atim.tv_sec,
+	     a.st_atim.tv_nsec, (long long)a.st_mtim.tv_sec, a.st_mtim.tv_nsec);
+	tick();
+	expect("utimensat UTIME_OMIT both", R(utimensat(AT_FDCWD, p("tm"), omit, 0)), 0);
+	b = st_of("tm");
+	note("after UTIME_OMIT: atime %s mtime %s", ts_cmp(a.st_atim, b.st_atim) ? "changed" : "same",
+	     ts_cmp(a.st_mtim, b.st_mtim) ? "changed" : "same");
+	expect("utimensat NULL (now)", R(utimensat(AT_FDCWD, p("tm"), NULL, 0)), 0);
+	b = st_of("tm");
+	note("after NULL: mtime %s", ts_cmp(a.st_mtim, b.st_mtim) < 0 ? "later" : "not later");
+
+	/* Which times each operation changes. */
+	t0 = times_of("tm", ".");
+	tick();
+	fd = FT_SYS(open(p("tm"), O_WRONLY));
+	ft_pwrite_all(fd, "yy", 2, 0);
+	close(fd);
+	note_changed("write", "tm", ".", t0);
+	t0 = times_of("tm", ".");
+	tick();
+	FT_SYS(chmod(p("tm"), 0600));
+	note_changed("chmod", "tm", ".", t0);
+	t0 = times_of("tm", ".");
+	tick();
+	FT_SYS(chown(p("tm"), U1, G1));
+	note_changed("chown", "tm", ".", t0);
+	t0 = times_of("tm", ".");
+	tick();
+	FT_SYS(truncate(p("tm"), 1));
+	note_changed("truncate down", "tm", ".", t0);
+	t0 = times_of("tm", ".");
+	tick();
+	FT_SYS(truncate(p("tm"), 1));
+	note_changed("truncate to the same size", "tm", ".", t0);
+	t0 = times_of("tm", ".");
+	tick();
+	FT_SYS(rename(p("tm"), p("tm2")));
+	note_changed("rename", "tm2", ".", t0);
+	t0 = times_of("tm2", ".");
+	tick();
+	mkfile("tm3", 0644, NULL);
+	note_changed("create of another file", "tm2", ".", t0);
+	t0 = times_of("tm2", ".");
+	tick();
+	FT_SYS(unlink(p("tm3")));
+	note_changed("unlink of another file", "tm2", ".", t0);
+	t0 = times_of("tm2", ".");
+	tick();
+	fd = FT_SYS(open(p("tm2"), O_WRONLY | O_TRUNC));
+	close(fd);
+	note_changed("open O_TRUNC", "tm2", ".", t0);
+}
+
+static void misc_cases(void)
+{
+	char buf[64];
+	struct stat st;
+	int fd, fd2;
+	ssize_t n;
+
+	/* O_APPEND writes at the end, whatever the offset. */
+	mkfile("ap", 0644, "abc");
+	fd = FT_SYS(open(p("ap"), O_WRONLY | O_APPEND));
+	FT_SYS(lseek(fd, 0, SEEK_SET));
+	FT_SYS(write(fd, "de", 2));
+	note("offset after an O_APPEND write: %lld", (long long)lseek(fd, 0, SEEK_CUR));
+	expect("pwrite on an O_APPEND descriptor", R(pwrite(fd, "f", 1, 0)), 0);
+	close(fd);
+	fd = FT_SYS(open(p("ap"), O_RDONLY));
+	n = FT_SYS(read(fd, buf, sizeof(buf)));
+	close(fd);
+	note("O_APPEND content: %.*s", (int)n, buf);
+	fd = FT_SYS(open(p("ap"), O_RDONLY));
+	expect("write on a read-only descriptor", R(write(fd, "x", 1)), EBADF);
+	close(fd);
+
+	/* Special files. */
+	expect("mkfifo", R(mkfifo(p("fifo"), 0644)), 0);
+	note_attrs("fifo");
+	expect("mknod of a character device", R(mknod(p("null"), S_IFCHR | 0666, makedev(1, 3))), 0);
+	note_attrs("null");
+	note("rdev of it: %u:%u", major(st_of("null").st_rdev), minor(st_of("null").st_rdev));
+	fd = open(p("null"), O_WRONLY);
+	expect("open the device node", fd < 0 ? errno : 0, 0);
+	if (fd >= 0) {
+		expect("write to it", R(write(fd, "x", 1)), 0);
+		close(fd);
+	}
+
+	/* Symlinks. */
+	FT_SYS(symlink("some/target/path", p("sl")));
+	note_attrs("sl");
+	n = FT_SYS(readlink(p("sl"), buf, sizeof(buf)));
+	note("readlink: %.*s", (int)n, buf);
+	expect("readlink of a file", R(readlink(p("f"), buf, sizeof(buf))), EINVAL);
+	expect("chmod of a symlink itself (fchmodat AT_SYMLINK_NOFOLLOW)",
+	       R(fchmodat(AT_FDCWD, p("sl"), 0600, AT_SYMLINK_NOFOLLOW)), EOPNOTSUPP);
+
+	/* Unlink of an open file: still readable, nlink 0. */
+	mkfile("open-unlinked", 0644, "still here");
+	fd = FT_SYS(open(p("open-unlinked"), O_RDWR));
+	expect("unlink an open file", R(unlink(p("open-unlinked"))), 0);
+	FT_SYS(fstat(fd, &st));
+	note("fstat after unlink: nlink %lu size %lld", (unsigned long)st.st_nlink,
+	     (long long)st.st_size);
+	n = FT_SYS(pread(fd, buf, sizeof(buf), 0));
+	note("read after unlink: %.*s", (int)n, buf);
+	close(fd);
+
+	/* Rename over a file open elsewhere: the descriptor keeps the old content. */
+	mkfile("old", 0644, "old content");
+	mkfile("new", 0644, "new content");
+	fd = FT_SYS(open(p("old"), O_RDONLY));
+	FT_SYS(rename(p("new"), p("old")));
+	n = FT_SYS(pread(fd, buf, sizeof(buf), 0));
+	note("open descriptor after rename over: %.*s", (int)n, buf);
+	close(fd);
+	fd2 = FT_SYS(open(p("old"), O_RDONLY));
+	n = FT_SYS(pread(fd2, buf, sizeof(buf), 0));
+	note("the name after rename over: %.*s", (int)n, buf);
+	close(fd2);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void readdir_case(void)
+{
+	char *names[256];
+	int n = 0;
+	DIR *d = opendir(p("r"));
+	struct dirent *e;
+
+	FT_ASSERT(d != NULL, "opendir r: %s", strerror(errno));
+	while ((e = readdir(d)) && n < 256)
+		names[n++] = strdup(e->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), name_cmp);
+	for (int i = 0; i < n; i++) {
+		note("readdir r: %s", names[i]);
+		free(names[i]);
+	}
+}
+
+static void run_battery(struct side *s)
+{
+	S = s;
+	ft_check("%s: the battery in %s", s->name, s->root);
+	FT_SYS(mkdir(s->root, 0755));
+	open_errors();
+	dir_errors();
+	rename_cases();
+	link_cases();
+	perm_cases();
+	truncate_cases();
+	times_cases();
+	misc_cases();
+	readdir_case();
+	if (s->bad)
+		ft_fail("%s: %d case(s) gave something POSIX does not expect (lines above)",
+			s->name, s->bad);
+	ft_ok("%s: %d cases and observations as POSIX expects", s->name, s->n);
+}
+
+int main(int argc, char **argv)
+{
+	static struct side raw = { .name = "raw" }, fz = { .name = "frozenfs" };
+	char store[PATH_MAX], mp[PATH_MAX];
+	struct ft_mount m;
+	int diffs = 0;
+
+	ft_init(argc, argv);
+	FT_ASSERT(geteuid() == 0, "it_posix runs as root (it acts as other users too)");
+	/* Other users must reach both sides: the temporary directory is private. */
+	FT_SYS(chmod(ft_tmpdir(), 0755));
+	snprintf(store, sizeof(store), "%s/store", ft_tmpdir());
+	snprintf(mp, sizeof(mp), "%s/mnt", ft_tmpdir());
+	/* dev,suid: device nodes and set-user-ID bits work as on the raw side (a FUSE mount is
+	 * nodev,nosuid unless asked; checked at the end). */
+	ft_mount(&m, store, mp, "allow_other,default_permissions,dev,suid,chunk_size=4096");
+	FT_SYS(chmod(store, 0755));
+	FT_SYS(chmod(mp, 0755));
+
+	/* The oracle: the backing filesystem itself, beside the store. */
+	ft_pathf(raw.root, sizeof(raw.root), "%s/raw", ft_tmpdir());
+	run_battery(&raw);
+	ft_pathf(fz.root, sizeof(fz.root), "%s/battery", mp);
+	run_battery(&fz);
+
+	ft_check("the two transcripts are the same");
+	for (int i = 0; i < raw.n || i < fz.n; i++) {
+		const char *a = i < raw.n ? raw.line[i] : "(none)";
+		const char *b = i < fz.n ? fz.line[i] : "(none)";
+
+		if (strcmp(a, b) != 0) {
+			fprintf(stderr, "# line %d:\n#   raw:      %s\n#   frozenfs: %s\n", i + 1, a, b);
+			diffs++;
+		}
+	}
+	if (diffs)
+		ft_fail("frozenfs differs from the raw backing filesystem in %d line(s)", diffs);
+	ft_ok("frozenfs behaves as the raw backing filesystem in all %d lines", raw.n);
+	if (getenv("IT_POSIX_VERBOSE"))
+		for (int i = 0; i < fz.n; i++)
+			fprintf(stderr, "# %s\n", fz.line[i]);
+
+	ft_check("the battery's tree survives a remount");
+	ft_remount(&m);
+	S = &fz;
+	note_attrs("sgid/sub");
+	note_attrs("tmp");
+	note_attrs("null");
+	S = &raw;
+	note_attrs("sgid/sub");
+	note_attrs("tmp");
+	note_attrs("null");
+	for (int k = 1; k <= 3; k++)
+		FT_ASSERT(strcmp(raw.line[raw.n - k], fz.line[fz.n - k]) == 0,
+			  "after remount: raw '%s', frozenfs '%s'", raw.line[raw.n - k],
+			  fz.line[fz.n - k]);
+	ft_ok("attributes after remount match");
+	ft_umount(&m);
+
+	ft_check("without -o dev, the mount is nodev: a device node cannot be opened");
+	ft_mount(&m, store, mp, "allow_other,default_permissions,chunk_size=4096");
+	{
+		int fd = open(ft_path(&m, "battery/null"), O_WRONLY);
+
+		FT_ASSERT(fd < 0 && errno == EACCES, "open of a device node on a nodev mount: %s",
+			  fd < 0 ? strerror(errno) : "opened");
+	}
+	ft_ok("device node refused (EACCES) on the default nodev mount");
+	ft_umount(&m);
+	for (int i = 0; i < raw.n; i++)
+		free(raw.line[i]);
+	for (int i = 0; i < fz.n; i++)
+		free(fz.line[i]);
+	return ft_done();
+}
