@@ -130,6 +130,7 @@ struct pipeline_file {
 	struct timespec flight_mtime;
 	int err;			/* sticky; 0 or -errno */
 	struct err_detail errd;
+	bool listed;			/* on p->failed (which holds a reference for it) */
 	struct waiter *waiters;
 
 	/*
@@ -1056,10 +1057,15 @@ void pipeline_file_discard(struct pipeline_file *f)
 		f->open_trunc = NO_TRUNC;
 	f->mtime_dirty = false;
 	f->need_fsync = false;
-	failed = f->err != 0;
+	/*
+	 * A sticky error is cleared only once the file is on p->failed: a sync thread that has
+	 * just seen a flight fail (or a poison) lists it moments later, and clearing under it
+	 * would unbalance the kept-buffer count; such a file keeps its error (a false failure).
+	 */
+	failed = f->err != 0 && f->listed;
 	if (failed) {
-		/* Not scheduled any more: its failed flight is kept, nobody else touches it. */
-		nkept = f->nflight;
+		/* Listed, so not scheduled: its failed flight is kept, nobody else touches it. */
+		nkept = f->in_flight ? f->nflight : 0;
 		for (size_t i = 0; i < f->nflight; i++)
 			chunk_release(p, f->flight[i]);
 		free(f->flight);
@@ -1068,6 +1074,7 @@ void pipeline_file_discard(struct pipeline_file *f)
 		f->in_flight = false;
 		f->flight_trunc = NO_TRUNC;
 		f->err = 0;
+		f->listed = false;
 	}
 	/* What was accepted is settled now: written (a running flight) or dropped. */
 	if (!f->open.n)
@@ -1337,20 +1344,72 @@ static void run_waiters(struct waiter *w, int rc)
 	}
 }
 
-static void record_failure(struct pipeline *p, struct pipeline_file *f)
+/*
+ * Puts a failed file on p->failed, which takes over the caller's reference, unless it is
+ * there already or its error was cleared meanwhile (pipeline_file_discard()): then the
+ * caller keeps its reference and must drop it. Called with no lock held, by whoever saw the
+ * error appear while holding the file unscheduled or scheduled-by-itself, so a file is never
+ * listed while a sync thread still flushes it.
+ */
+static bool record_failure(struct pipeline *p, struct pipeline_file *f)
 {
+	int err;
+	struct err_detail errd;
+	size_t kept;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->err || f->listed) {
+		pthread_mutex_unlock(&f->lock);
+		return false;
+	}
+	f->listed = true;
+	err = f->err;
+	errd = f->errd;
+	kept = f->in_flight ? f->nflight : 0;
+	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_lock(&p->lock);
 	if (!p->first_err) {
-		p->first_err = f->err;
-		p->first_errd = f->errd;
+		p->first_err = err;
+		p->first_errd = errd;
 	}
-	f->fail_rc = f->err;
-	f->fail_errd = f->errd;
+	f->fail_rc = err;
+	f->fail_errd = errd;
 	f->fail_next = p->failed;
-	p->failed = f;			/* takes over the queue's reference */
+	p->failed = f;
 	pthread_mutex_unlock(&p->lock);
 	atomic_fetch_add_explicit(&p->failed_files, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->kept_chunks, f->nflight, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->kept_chunks, kept, memory_order_relaxed);
+	return true;
+}
+
+int pipeline_file_poison(struct pipeline_file *f, int err, const char *what)
+{
+	struct pipeline *p = f->p;
+	struct waiter *w;
+	bool list;
+	int e;
+
+	if (err >= 0)
+		err = -EIO;
+	pthread_mutex_lock(&f->lock);
+	if (!f->err) {
+		f->err = (err == -ENOSPC || err == -EDQUOT || err == -EIO || err == -EROFS) ?
+			 err : -EIO;
+		err_set(f->err, what, chunk_file_name(f->cf));
+		f->errd = *err_last();
+	}
+	e = f->err;
+	/* A sync thread that has the file lists it when its flight ends (it sees the error). */
+	list = !f->scheduled && !f->listed;
+	w = ready_waiters_locked(f);
+	pthread_mutex_unlock(&f->lock);
+	if (list) {
+		pipeline_file_get(f);		/* the failed list's reference */
+		if (!record_failure(p, f))
+			pipeline_file_put(f);
+	}
+	run_waiters(w, e);
+	return e;
 }
 
 static struct pipeline_file *node_file(struct mpsc_node *node)
@@ -1439,8 +1498,9 @@ static void publish_locked(struct pipeline *p, struct pipeline_file *f, int rc,
 			atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 			mpsc_push(p->dirty, &f->qnode);
 		}
-	} else {
-		/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. */
+	} else if (!f->err) {
+		/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. The first
+		 * error stays (a poison may have come first). The flight is kept either way. */
 		f->err = (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ? rc : -EIO;
 		f->errd = *errd;
 	}
@@ -1468,8 +1528,11 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f, const bool *
 			e = f->err;
 			f->scheduled = false;
 			pthread_mutex_unlock(&f->lock);
+			/* An error here came from pipeline_file_poison() while this thread had
+			 * the file: it is ours to list. */
+			if (!e || !record_failure(p, f))
+				pipeline_file_put(f);
 			run_waiters(w, e);
-			pipeline_file_put(f);
 			return;
 		}
 		if (!take_locked(f)) {
@@ -1532,8 +1595,8 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f, const bool *
 		p->batches_done++;
 		p->lat_us[p->nlat++ % LAT_RING] = dt;
 		pthread_mutex_unlock(&p->lock);
-		if (e)
-			record_failure(p, f);	/* keeps the reference; before waiters look */
+		if (e && !record_failure(p, f))	/* keeps the reference; before waiters look */
+			pipeline_file_put(f);
 		run_waiters(w, e);
 		if (e)
 			return;
