@@ -1344,6 +1344,12 @@ static void run_waiters(struct waiter *w, int rc)
 	}
 }
 
+/* The sticky error for a failure @rc: ENOSPC, EDQUOT, EIO and EROFS as they are, else EIO. */
+static int sticky_errno(int rc)
+{
+	return (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ? rc : -EIO;
+}
+
 /*
  * Puts a failed file on p->failed, which takes over the caller's reference, unless it is
  * there already or its error was cleared meanwhile (pipeline_file_discard()): then the
@@ -1389,12 +1395,9 @@ int pipeline_file_poison(struct pipeline_file *f, int err, const char *what)
 	bool list;
 	int e;
 
-	if (err >= 0)
-		err = -EIO;
 	pthread_mutex_lock(&f->lock);
 	if (!f->err) {
-		f->err = (err == -ENOSPC || err == -EDQUOT || err == -EIO || err == -EROFS) ?
-			 err : -EIO;
+		f->err = sticky_errno(err);
 		err_set(f->err, what, chunk_file_name(f->cf));
 		f->errd = *err_last();
 	}
@@ -1501,7 +1504,7 @@ static void publish_locked(struct pipeline *p, struct pipeline_file *f, int rc,
 	} else if (!f->err) {
 		/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. The first
 		 * error stays (a poison may have come first). The flight is kept either way. */
-		f->err = (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ? rc : -EIO;
+		f->err = sticky_errno(rc);
 		f->errd = *errd;
 	}
 }
