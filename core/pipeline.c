@@ -1059,8 +1059,9 @@ void pipeline_file_discard(struct pipeline_file *f)
 	f->need_fsync = false;
 	/*
 	 * A sticky error is cleared only once the file is on p->failed: a sync thread that has
-	 * just seen a flight fail (or a poison) lists it moments later, and clearing under it
-	 * would unbalance the kept-buffer count; such a file keeps its error (a false failure).
+	 * just seen a flight fail lists it moments later, and clearing under it would put a
+	 * reference the list does not hold yet and unbalance the kept-buffer count; such a file
+	 * keeps its error (a false failure, which is safe).
 	 */
 	failed = f->err != 0 && f->listed;
 	if (failed) {
@@ -1344,18 +1345,12 @@ static void run_waiters(struct waiter *w, int rc)
 	}
 }
 
-/* The sticky error for a failure @rc: ENOSPC, EDQUOT, EIO and EROFS as they are, else EIO. */
-static int sticky_errno(int rc)
-{
-	return (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ? rc : -EIO;
-}
-
 /*
  * Puts a failed file on p->failed, which takes over the caller's reference, unless it is
  * there already or its error was cleared meanwhile (pipeline_file_discard()): then the
- * caller keeps its reference and must drop it. Called with no lock held, by whoever saw the
- * error appear while holding the file unscheduled or scheduled-by-itself, so a file is never
- * listed while a sync thread still flushes it.
+ * caller keeps its reference and must drop it. Called with no lock held by the sync thread
+ * whose flight failed, once it has let go of the file (f->listed tells
+ * pipeline_file_discard() whether the list holds the file yet).
  */
 static bool record_failure(struct pipeline *p, struct pipeline_file *f)
 {
@@ -1386,33 +1381,6 @@ static bool record_failure(struct pipeline *p, struct pipeline_file *f)
 	atomic_fetch_add_explicit(&p->failed_files, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->kept_chunks, kept, memory_order_relaxed);
 	return true;
-}
-
-int pipeline_file_poison(struct pipeline_file *f, int err, const char *what)
-{
-	struct pipeline *p = f->p;
-	struct waiter *w;
-	bool list;
-	int e;
-
-	pthread_mutex_lock(&f->lock);
-	if (!f->err) {
-		f->err = sticky_errno(err);
-		err_set(f->err, what, chunk_file_name(f->cf));
-		f->errd = *err_last();
-	}
-	e = f->err;
-	/* A sync thread that has the file lists it when its flight ends (it sees the error). */
-	list = !f->scheduled && !f->listed;
-	w = ready_waiters_locked(f);
-	pthread_mutex_unlock(&f->lock);
-	if (list) {
-		pipeline_file_get(f);		/* the failed list's reference */
-		if (!record_failure(p, f))
-			pipeline_file_put(f);
-	}
-	run_waiters(w, e);
-	return e;
 }
 
 static struct pipeline_file *node_file(struct mpsc_node *node)
@@ -1501,10 +1469,9 @@ static void publish_locked(struct pipeline *p, struct pipeline_file *f, int rc,
 			atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 			mpsc_push(p->dirty, &f->qnode);
 		}
-	} else if (!f->err) {
-		/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. The first
-		 * error stays (a poison may have come first). The flight is kept either way. */
-		f->err = sticky_errno(rc);
+	} else {
+		/* ENOSPC, EDQUOT, EIO and EROFS as returned; anything else is EIO. */
+		f->err = (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EROFS) ? rc : -EIO;
 		f->errd = *errd;
 	}
 }
@@ -1531,11 +1498,8 @@ static void serve_file(struct pipeline *p, struct pipeline_file *f, const bool *
 			e = f->err;
 			f->scheduled = false;
 			pthread_mutex_unlock(&f->lock);
-			/* An error here came from pipeline_file_poison() while this thread had
-			 * the file: it is ours to list. */
-			if (!e || !record_failure(p, f))
-				pipeline_file_put(f);
 			run_waiters(w, e);
+			pipeline_file_put(f);
 			return;
 		}
 		if (!take_locked(f)) {

@@ -166,16 +166,6 @@ int pipeline_wait(struct pipeline_file *f, uint64_t ticket, unsigned flags);
 int pipeline_wait_async(struct pipeline_file *f, uint64_t ticket, unsigned flags,
 			pipeline_cb cb, void *arg);
 
-/*
- * Makes the file fail as if a flight had: for data the caller accepted and then lost outside
- * the pipeline (a write-back WRITE it had to refuse, DURABILITY.md requirement 19). From now
- * on every wait and write returns the sticky error, waiters now pending included, until
- * pipeline_file_discard(); pipeline_stop() reports it. @err is -errno (ENOSPC, EDQUOT, EIO
- * and EROFS are kept, anything else becomes EIO); @what names the cause in the detail. An
- * earlier error stays. Returns the file's sticky error. Any thread; never blocks on I/O.
- */
-int pipeline_file_poison(struct pipeline_file *f, int err, const char *what);
-
 /* The file's sticky error (0 if none); its detail is copied into *d when @d is not NULL. */
 int pipeline_file_error(struct pipeline_file *f, struct err_detail *d);
 

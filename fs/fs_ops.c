@@ -883,19 +883,9 @@ static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fs *fs = userdata;
-
-	/*
-	 * Write-through by default (DURABILITY.md fact 4 and requirement 2). -o writeback_cache
-	 * lets the kernel keep writes and send them later; a write-back WRITE we refuse then
-	 * poisons the file (fs_op_write), which is what requirement 19 asks of that mode.
-	 */
-	if (fs->opts.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-	else
-		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	if (fs->opts.writeback_cache && !(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-		fs_log(LOG_WARNING, "warning: the kernel offers no write-back cache; writing through");
+	(void)userdata;
+	/* Write-through only: DURABILITY.md fact 4 and requirement 2. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* No flock/getlk/setlk handlers: the kernel keeps locks locally. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -1699,23 +1689,6 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 			break;
 		ticket = t;
 		done += p.len;
-	}
-	if (rc < 0 && fi->writepage) {
-		/*
-		 * A write-back WRITE: the application's write(2) returned long ago and the
-		 * kernel drops these pages whatever we answer, reporting the loss to one fsync
-		 * at most (fact 4). Make it sticky (requirement 19): every later fsync, close
-		 * and write of the file fails, through any descriptor, until remount.
-		 */
-		int e = pipeline_file_poison(pf, rc, "write-back WRITE");
-		char name[FS_NAME_LEN];
-
-		inode_name(i, name, sizeof(name));
-		fs_log(LOG_ERR, "%s: a cached write of %zu bytes at %lld could not be stored (%s); "
-		       "the file reports %s until it is unlinked or the store remounted",
-		       name, size, (long long)off, strerror(-rc), strerror(-e));
-		fuse_reply_err(req, -e);
-		return;
 	}
 	if (done == 0) {
 		if (rc == -EIO && pipeline_file_error(pf, NULL))

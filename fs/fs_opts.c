@@ -36,7 +36,6 @@ struct raw_opts {
 	char *test_reserve_ahead_from;
 	int direct_io;
 	int nosync_on_close;
-	int writeback_cache;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -68,7 +67,6 @@ static const struct fuse_opt opt_spec[] = {
 	RAW("log_level=%s", log_level, 0),
 	RAW("direct_io", direct_io, 1),
 	RAW("nosync_on_close", nosync_on_close, 1),
-	RAW("writeback_cache", writeback_cache, 1),
 	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
 	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
 	RAW("test_submit_delay_us=%s", test_submit_delay_us, 0),
@@ -209,10 +207,6 @@ static void usage_mount(FILE *out)
 "    -o nosync_on_close       close(2) returns without waiting for the file's data to be\n"
 "                             durable (faster; fsync and the flush interval still bound\n"
 "                             the loss)\n"
-"    -o writeback_cache       let the kernel cache writes and send them later in large\n"
-"                             batches (much faster small writes without fsync; a write\n"
-"                             that cannot be stored is reported by the next fsync and\n"
-"                             close instead of by write(2), and stays reported)\n"
 "    -o allow_other           let other users access the mount (with default_permissions)\n"
 "    -o default_permissions   let the kernel check permissions from file modes\n"
 "    -o fsname=NAME           name shown in the mount table (default BACKING_DIR)\n"
@@ -369,7 +363,6 @@ static int validate(struct raw_opts *r, struct fs_opts *o, char *why, size_t why
 	o->ro = r->ro;
 	o->direct_io = r->direct_io;
 	o->sync_on_close = !r->nosync_on_close;
-	o->writeback_cache = r->writeback_cache;
 	o->allow_other = r->allow_other;
 	o->default_permissions = r->default_permissions;
 	o->foreground = r->foreground;

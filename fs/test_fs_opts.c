@@ -51,8 +51,6 @@ static void test_fs_opts_mount_defaults(void **state)
 	assert_int_equal(o.errors, FS_ERRORS_REMOUNT_RO);
 	assert_int_equal(o.log_level, LOG_INFO);
 	assert_int_equal(o.sync_threads_set, 0);
-	assert_int_equal(o.writeback_cache, 0);	/* write-through (DURABILITY.md fact 4) */
-	assert_int_equal(o.sync_on_close, 1);
 	assert_int_equal(o.foreground, 0);
 	assert_int_equal(o.show_help, 0);
 	assert_int_equal(o.args.argc, 1);	/* only argv[0] is left for libfuse */
@@ -69,8 +67,7 @@ static void test_fs_opts_mount_values(void **state)
 	assert_int_equal(PARSE(&o, why, "-f", "-s", "-o",
 			       "chunk_size=4K,flush_interval_ms=200,pool_mb=8,sync_threads=3",
 			       "-o",
-			       "errors=continue,ro,direct_io,allow_other,fsname=x,max_read=4096,"
-			       "writeback_cache",
+			       "errors=continue,ro,direct_io,allow_other,fsname=x,max_read=4096",
 			       "-otest_flush_delay_us=7", "store", "mnt"), 0);
 	assert_int_equal(o.chunk_size, 4096);
 	assert_int_equal(o.flush_interval_ms, 200);
@@ -80,7 +77,6 @@ static void test_fs_opts_mount_values(void **state)
 	assert_int_equal(o.errors, FS_ERRORS_CONTINUE);
 	assert_int_equal(o.ro, 1);
 	assert_int_equal(o.direct_io, 1);
-	assert_int_equal(o.writeback_cache, 1);
 	assert_int_equal(o.allow_other, 1);
 	assert_int_equal(o.fsname, 1);
 	assert_int_equal(o.foreground, 1);

@@ -49,8 +49,7 @@
  * cycle), must show the same tree, byte for byte and inode for inode (rule 1); the backing
  * store is then syncfs'd so that tree is the durable baseline of the next model. Every SERIES
  * cycles the store is new. Mount options rotate: flush interval 10 ms, 50 ms or 1 s, and
- * direct_io or writeback_cache (the kernel sends cached writes at fsync, close or its own
- * write-back: whatever it had not sent at the crash was never acknowledged).
+ * direct_io.
  *
  * Both modes keep their stores on one ext4 image, made once, on a private tmpfs. In t2 the
  * backing page cache survives the crash, so t2 tests recovery and that nothing is
@@ -1262,7 +1261,7 @@ static void cycle(int c)
 		new_store(c / SERIES);
 	rs = base_seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)c + 1) * 0xBF58476D1CE4E5B9ull;
 	snprintf(opts, sizeof(opts), "flush_interval_ms=%u%s%s", flush_ms[c % 3],
-		 (c / 3) % 4 == 3 ? ",direct_io" : (c / 3) % 4 == 1 ? ",writeback_cache" : "",
+		 (c / 3) % 4 == 3 ? ",direct_io" : "",
 		 c % SERIES == 0 ? ((c / SERIES) % 3 == 2 ? ",chunk_size=16384" :
 				    ",chunk_size=4096") : "");
 	spec[0] = 0;

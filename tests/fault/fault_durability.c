@@ -428,48 +428,6 @@ static void test_req13_sticky_error_any_fd(void)
 }
 
 /*
- * Requirement 19: with -o writeback_cache, write(2) returns once the kernel has the data; a
- * write-back WRITE the daemon must refuse (here: its space reservation fails with ENOSPC)
- * loses data nobody can be told about at write time. The kernel reports such a loss to one
- * fsync at most (fact 4); frozenfs makes it sticky: every fsync and close of the file fails,
- * through any descriptor, until remount, and G is unaffected.
- */
-static void test_req19_writeback_write_refused_is_sticky(void)
-{
-	struct fault_mount f;
-	static const char *const names[] = { "W19", NULL };
-	uint8_t *wdata = random_buf(200000, 19), *gdata = random_buf(100000, 20);
-	int wfd, gfd, nfd;
-
-	ft_check("req 19: -o writeback_cache; a refused write-back WRITE of W makes every later "
-		 "fsync and close of W fail, through any descriptor; G is unaffected");
-	fmount(&f, "req19", SLOW ",writeback_cache", "fallocate@/W19:*:ENOSPC");
-	wfd = FT_SYS(open(P(&f, "W19"), O_RDWR | O_CREAT | O_EXCL, 0644));
-	gfd = FT_SYS(open(P(&f, "G19"), O_RDWR | O_CREAT | O_EXCL, 0644));
-	EXPECT_OK(write(wfd, wdata, 200000), "write(2) of 200000 bytes to W19 (cached by the "
-		  "kernel, not yet sent)");
-	write_pieces(gfd, gdata, 100000);
-	errno = 0;
-	FT_ASSERT(fsync(wfd) < 0, "fsync(W19) #1 returned 0 although its data was refused");
-	ft_ok("fsync(W19) #1 fails: %s", strerror(errno));
-	wait_fault(&f, "rule=fallocate@/W19:*:ENOSPC");
-	EXPECT_ERR(fsync(wfd), ENOSPC, "fsync(W19) #2 (the kernel has forgotten the loss)");
-	EXPECT_ERR(fdatasync(wfd), ENOSPC, "fdatasync(W19)");
-	nfd = FT_SYS(open(P(&f, "W19"), O_RDONLY));
-	EXPECT_ERR(fsync(nfd), ENOSPC, "fsync(W19) through a descriptor opened after the loss");
-	EXPECT_OK(pwrite(wfd, wdata, 10, 0), "a later write(2) to W19 (cached by the kernel)");
-	EXPECT_ERR(fsync(wfd), ENOSPC, "fsync(W19) after that write");
-	EXPECT_OK(fsync(gfd), "fsync(G19)");
-	EXPECT_ERR(close(nfd), ENOSPC, "close(W19) of the late descriptor");
-	EXPECT_ERR(close(wfd), ENOSPC, "close(W19) of the writing descriptor");
-	EXPECT_OK(close(gfd), "close(G19)");
-	verify_file(P(&f, "G19"), gdata, 100000, "live");
-	fumount(&f, 1, names, 1);
-	free(wdata);
-	free(gdata);
-}
-
-/*
  * Requirement 13 for the other steps of a file's write-out: the backing ftruncate of a
  * queued truncate (T13) and the futimens that persists the mtime before an fsync (M13).
  * Either failure is the file's sticky error; T13 keeps its logical size.
@@ -1390,7 +1348,6 @@ static const struct test tests[] = {
 	T(test_req13_sticky_error_any_fd),
 	T(test_req13_truncate_and_mtime_failures_sticky),
 	T(test_req13_concurrent_fsyncs_all_fail),
-	T(test_req19_writeback_write_refused_is_sticky),
 	T(test_req14_later_epoch_never_acks_failed_one),
 	T(test_req15_osync_write_reports_error),
 	T(test_req15_osync_write_reports_error_direct_io),

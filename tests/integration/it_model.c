@@ -18,11 +18,10 @@
  * and truncates constantly straddle chunks. Every --remount-every operations (default 2000)
  * all descriptors are closed, the mount is unmounted (the daemon must exit 0) and remounted,
  * and every file is compared byte for byte, plus the directory listing and hard-link inode
- * numbers. Mounts rotate between a fast flusher (20 ms), a slow one (10 s), a slow one
- * with -o direct_io and a fast one with -o writeback_cache, so data still queued in the
- * pipeline, data already in the backing file, reads that bypass the kernel page cache
- * (direct_io, O_DIRECT descriptors, fadvise DONTNEED) and writes the kernel sends late all
- * get exercised. fallocate mode 0 and KEEP_SIZE must work (DURABILITY.md
+ * numbers. Mounts rotate between a fast flusher (20 ms), a slow one (10 s) and a slow one
+ * with -o direct_io, so data still queued in the pipeline, data already in the backing file,
+ * and reads that bypass the kernel page cache (direct_io, O_DIRECT descriptors, fadvise
+ * DONTNEED) all get exercised. fallocate mode 0 and KEEP_SIZE must work (DURABILITY.md
  * requirement 10); PUNCH_HOLE and ZERO_RANGE may answer EOPNOTSUPP.
  *
  * Reproducing: the seed is printed at start; on failure the seed, the operation index and the
@@ -646,20 +645,17 @@ static const char *mount_opts(void)
 {
 	/*
 	 * Cycle through a fast flusher, a slow one (data stays queued, so reads must come from
-	 * the queue), a slow one with direct_io (no kernel page cache: every read and write
-	 * reaches the daemon) and the kernel's write-back cache.
+	 * the queue) and a slow one with direct_io (no kernel page cache: every read and write
+	 * reaches the daemon).
 	 */
-	switch (cycle % 4) {
+	switch (cycle % 3) {
 	case 0:
 		/* Files past 16 KiB reserve ahead and give it back at the last close. */
 		return "chunk_size=4096,flush_interval_ms=20,test_reserve_ahead_from=16384";
 	case 1:
 		return "chunk_size=4096,flush_interval_ms=10000,test_reserve_ahead_from=16384";
-	case 2:
-		return "chunk_size=4096,flush_interval_ms=10000,direct_io";
 	default:
-		/* The kernel keeps writes, sizes and times and sends them later. */
-		return "chunk_size=4096,flush_interval_ms=20,writeback_cache";
+		return "chunk_size=4096,flush_interval_ms=10000,direct_io";
 	}
 }
 

@@ -9,8 +9,7 @@
  * the two transcripts differ: the transcript also records what POSIX leaves to the
  * implementation (ownership of new files, setgid inheritance, which times an operation
  * changes, nlink of directories, readdir contents, mode bits a write clears), where frozenfs
- * must behave as the filesystem below it. A third run uses -o writeback_cache, against the
- * same raw transcript (one documented difference: see wb_allowed).
+ * must behave as the filesystem below it.
  *
  * Covered: O_CREAT|O_EXCL (also on a dangling symlink), ENOENT, EISDIR, ENOTDIR, ELOOP,
  * O_NOFOLLOW, ENAMETOOLONG, mkdir/rmdir/unlink errors, every rename error, rename of two links
@@ -657,58 +656,30 @@ static void run_battery(struct side *s)
 	ft_ok("%s: %d cases and observations as POSIX expects", s->name, s->n);
 }
 
-/*
- * Fails unless the battery's transcripts are the same, line by line, except for @allowed:
- * pairs of a raw line and the line @fz must show instead (a documented difference).
- */
-static void compare(const struct side *raw, const struct side *fz, const char *const *allowed)
+/* Fails unless the battery's transcripts are the same, line by line. */
+static void compare(const struct side *raw, const struct side *fz)
 {
-	int diffs = 0, excused = 0;
+	int diffs = 0;
 
 	ft_check("%s and %s transcripts are the same", raw->name, fz->name);
 	for (int i = 0; i < raw->nbattery || i < fz->nbattery; i++) {
 		const char *a = i < raw->nbattery ? raw->line[i] : "(none)";
 		const char *b = i < fz->nbattery ? fz->line[i] : "(none)";
-		const char *const *x;
 
-		if (strcmp(a, b) == 0)
-			continue;
-		for (x = allowed; x && *x && !(strcmp(x[0], a) == 0 && strcmp(x[1], b) == 0); x += 2)
-			;
-		if (x && *x) {
-			fprintf(stderr, "# line %d differs as documented:\n#   %s: %s\n#   %s: %s\n",
-				i + 1, raw->name, a, fz->name, b);
-			excused++;
-			continue;
+		if (strcmp(a, b) != 0) {
+			fprintf(stderr, "# line %d:\n#   %s: %s\n#   %s: %s\n", i + 1, raw->name, a,
+				fz->name, b);
+			diffs++;
 		}
-		fprintf(stderr, "# line %d:\n#   %s: %s\n#   %s: %s\n", i + 1, raw->name, a,
-			fz->name, b);
-		diffs++;
 	}
 	if (diffs)
 		ft_fail("%s differs from the raw backing filesystem in %d line(s)", fz->name, diffs);
-	ft_ok("%s behaves as the raw backing filesystem in all %d lines (%d documented "
-	      "difference(s))", fz->name, raw->nbattery, excused);
+	ft_ok("%s behaves as the raw backing filesystem in all %d lines", fz->name, raw->nbattery);
 }
-
-/*
- * With the write-back cache the kernel keeps mtime and ctime itself and stamps them on a
- * truncate only when the size changes (fs/fuse/dir.c, fuse_do_setattr: trust_local_cmtime);
- * a truncate to the same size leaves both. The daemon's answer cannot change what the kernel
- * shows. README documents it with the option.
- */
-static const char *const wb_allowed[] = {
-	"times after truncate to the same size: file mtime changed ctime changed, dir mtime same "
-	"ctime same",
-	"times after truncate to the same size: file mtime same ctime same, dir mtime same "
-	"ctime same",
-	NULL,
-};
 
 int main(int argc, char **argv)
 {
-	static struct side raw = { .name = "raw" }, fz = { .name = "frozenfs" },
-			   wb = { .name = "frozenfs -o writeback_cache" };
+	static struct side raw = { .name = "raw" }, fz = { .name = "frozenfs" };
 	char store[PATH_MAX], mp[PATH_MAX];
 	struct ft_mount m;
 	ft_init(argc, argv);
@@ -729,7 +700,7 @@ int main(int argc, char **argv)
 	ft_pathf(fz.root, sizeof(fz.root), "%s/battery", mp);
 	run_battery(&fz);
 
-	compare(&raw, &fz, NULL);
+	compare(&raw, &fz);
 	if (getenv("IT_POSIX_VERBOSE"))
 		for (int i = 0; i < fz.n; i++)
 			fprintf(stderr, "# %s\n", fz.line[i]);
@@ -761,18 +732,9 @@ int main(int argc, char **argv)
 	}
 	ft_ok("device node refused (EACCES) on the default nodev mount");
 	ft_umount(&m);
-
-	/* The kernel's write-back cache changes who keeps sizes and times: the same battery. */
-	ft_mount(&m, store, mp, "allow_other,default_permissions,dev,suid,writeback_cache");
-	ft_pathf(wb.root, sizeof(wb.root), "%s/battery-wb", mp);
-	run_battery(&wb);
-	compare(&raw, &wb, wb_allowed);
-	ft_umount(&m);
 	for (int i = 0; i < raw.n; i++)
 		free(raw.line[i]);
 	for (int i = 0; i < fz.n; i++)
 		free(fz.line[i]);
-	for (int i = 0; i < wb.n; i++)
-		free(wb.line[i]);
 	return ft_done();
 }

@@ -890,70 +890,6 @@ static void test_pipeline_async_callback_from_flusher(void **state)
 	pipeline_file_put(f);
 }
 
-/* Requirement 19's building block: data lost outside the pipeline poisons the file. */
-static void test_pipeline_poison_idle_file(void **state)
-{
-	struct ctx *c = *state;
-	struct pipeline_file *f = attach(c, "poison");
-	struct pipeline_stats st;
-	uint8_t w[64];
-	uint64_t t;
-
-	memset(w, 3, sizeof(w));
-	t = write_at(f, 0, w, sizeof(w));
-	assert_int_equal(pipeline_wait(f, t, 0), 0);
-	assert_int_equal(pipeline_file_poison(f, -ENOSPC, "write-back WRITE refused"), -ENOSPC);
-	/* An earlier error stays; anything but ENOSPC/EDQUOT/EIO/EROFS becomes EIO. */
-	assert_int_equal(pipeline_file_poison(f, -EBADF, "again"), -ENOSPC);
-	assert_int_equal(pipeline_file_error(f, NULL), -ENOSPC);
-	assert_int_equal(pipeline_wait(f, 0, 0), -ENOSPC);
-	assert_int_equal(pipeline_wait(f, t, 0), -ENOSPC);	/* even a durable ticket */
-	assert_true(pipeline_write(f, 1, 0, w, sizeof(w), &t) < 0);
-	pipeline_get_stats(c->p, &st);
-	assert_int_equal(st.failed_files, 1);
-	/* Unlink + last close clears it (section 3 item 7). */
-	pipeline_file_discard(f);
-	pipeline_get_stats(c->p, &st);
-	assert_int_equal(st.failed_files, 0);
-	assert_int_equal(pipeline_file_error(f, NULL), 0);
-	t = write_at(f, 0, w, sizeof(w));
-	assert_int_equal(pipeline_wait(f, t, 0), 0);
-	pipeline_file_put(f);
-}
-
-/* Poisoned while a sync thread flushes it: pending waiters get the error at once, the sync
- * thread lists the file when its flight ends, and stop reports it. */
-static void test_pipeline_poison_during_flight(void **state)
-{
-	struct ctx *c = *state;
-	struct pipeline_file *f = attach(c, "poison2");
-	struct cb_state s = { .calls = 0 };
-	struct pipeline_stats st;
-	uint8_t w[64];
-	uint64_t t;
-
-	pthread_mutex_init(&s.m, NULL);
-	pthread_cond_init(&s.cv, NULL);
-	memset(w, 4, sizeof(w));
-	iofake_delay("fdatasync", 200 * 1000);
-	t = write_at(f, 0, w, sizeof(w));
-	assert_int_equal(pipeline_wait_async(f, t, 0, cb_record, &s), PIPELINE_PENDING);
-	usleep(50 * 1000);		/* the sync thread is in the slow fdatasync */
-	assert_int_equal(pipeline_file_poison(f, -EIO, "write-back WRITE refused"), -EIO);
-	pthread_mutex_lock(&s.m);
-	while (!s.calls)
-		pthread_cond_wait(&s.cv, &s.m);
-	pthread_mutex_unlock(&s.m);
-	assert_int_equal(s.rc, -EIO);
-	assert_int_equal(pipeline_stop(c->p), -EIO);	/* waits for the flight */
-	pipeline_get_stats(c->p, &st);
-	assert_int_equal(st.failed_files, 1);
-	assert_int_equal(pipeline_wait(f, t, 0), -EIO);
-	iofake_delay("fdatasync", 0);
-	pthread_cond_destroy(&s.cv);
-	pthread_mutex_destroy(&s.m);
-	pipeline_file_put(f);
-}
 
 static void test_pipeline_fsync_flag_uses_fsync(void **state)
 {
@@ -1597,9 +1533,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_short_writes_and_eintr, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_async_callback_from_flusher, setup_slow,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline_poison_idle_file, setup_slow, teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline_poison_during_flight, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_fsync_flag_uses_fsync, setup, teardown),
 		cmocka_unit_test(test_pipeline_epoch_race_never_acks_early),
