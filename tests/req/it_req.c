@@ -1987,6 +1987,11 @@ static void test_req36_st_blocks(void)
  * futimens moves the backing ctime, which GETATTR reports; section 2.3 accepts the backing
  * ctime after remount. Reported with the suite, see tests/req/REQUIREMENTS.md.)
  */
+static long double stx_seconds(struct statx_timestamp t)
+{
+	return (long double)t.tv_sec + t.tv_nsec / 1e9L;
+}
+
 static void check_ctime(const struct statx *x, const struct timespec *t0,
 			const struct statx *prev, bool remount, const char *when)
 {
@@ -1999,29 +2004,23 @@ static void check_ctime(const struct statx *x, const struct timespec *t0,
 	 * late: one CI run saw it 5.1 ms behind with 4 ms ticks. Allow four ticks.
 	 */
 	struct timespec res;
-	long double c = (long double)x->stx_ctime.tv_sec + x->stx_ctime.tv_nsec / 1e9L;
-	long double mt = (long double)x->stx_mtime.tv_sec + x->stx_mtime.tv_nsec / 1e9L;
+	long double c = stx_seconds(x->stx_ctime), mt = stx_seconds(x->stx_mtime), lag;
 
 	clock_getres(CLOCK_REALTIME_COARSE, &res);
-	FT_ASSERT(c + 4 * ((long double)res.tv_sec + res.tv_nsec / 1e9L) >= mt, "%s: ctime "
-		  "%lld.%09u before mtime %lld.%09u by more than four clock ticks", when,
-		  (long long)x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec,
+	lag = 4 * ((long double)res.tv_sec + res.tv_nsec / 1e9L);
+	FT_ASSERT(c + lag >= mt, "%s: ctime %lld.%09u before mtime %lld.%09u by more than four "
+		  "clock ticks", when, (long long)x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec,
 		  (long long)x->stx_mtime.tv_sec, x->stx_mtime.tv_nsec);
 	/*
 	 * Never backwards; after a remount the backing ctime is shown. If a timer flush wrote
 	 * the mtime out within a tick of the write, that is a coarse stamp which may trail the
 	 * fine time shown before, by the same lag as above.
 	 */
-	if (prev) {
-		long double p = (long double)prev->stx_ctime.tv_sec +
-				prev->stx_ctime.tv_nsec / 1e9L;
-		long double slack = remount ? 4 * ((long double)res.tv_sec +
-						   res.tv_nsec / 1e9L) : 0;
-
-		FT_ASSERT(c + slack >= p, "%s: ctime went backwards: %lld.%09u -> %lld.%09u", when,
+	if (prev)
+		FT_ASSERT(c + (remount ? lag : 0) >= stx_seconds(prev->stx_ctime),
+			  "%s: ctime went backwards: %lld.%09u -> %lld.%09u", when,
 			  (long long)prev->stx_ctime.tv_sec, prev->stx_ctime.tv_nsec,
 			  (long long)x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec);
-	}
 }
 
 static void same_mtime(const struct statx *a, const struct statx *b, const char *when)
