@@ -199,6 +199,7 @@ struct pipeline {
 	struct pipeline_file *ready_head, *ready_tail;	/* files to flush, FIFO */
 	unsigned nscheduled;		/* files on the ready list or being flushed */
 	struct pipeline_file *files;	/* every attached file (not owning references) */
+	_Atomic size_t nfiles;		/* relaxed: length of files, for pipeline_file_count() */
 	uint64_t batches_done;		/* file flushes published */
 	int first_err;
 	struct err_detail first_errd;
@@ -1033,6 +1034,7 @@ int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipel
 	if (p->files)
 		p->files->all_prev = f;
 	p->files = f;
+	atomic_fetch_add_explicit(&p->nfiles, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&p->lock);
 	*out = f;
 	return 0;
@@ -1143,6 +1145,7 @@ static void file_free(struct pipeline_file *f)
 		p->files = f->all_next;
 	if (f->all_next)
 		f->all_next->all_prev = f->all_prev;
+	atomic_fetch_sub_explicit(&p->nfiles, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&p->lock);
 	/* Only a failed file can still hold buffers here (at pipeline_destroy). */
 	release_all_locked(p, f);
@@ -1922,6 +1925,11 @@ void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st)
 	st->pool_high_water = ps.high_water;
 	st->pool_nbufs = ps.nbufs;
 	st->pool_waiters = ps.waiters;
+}
+
+size_t pipeline_file_count(struct pipeline *p)
+{
+	return atomic_load_explicit(&p->nfiles, memory_order_relaxed);
 }
 
 size_t pipeline_chunk_size(const struct pipeline *p)

@@ -232,6 +232,13 @@ struct pipeline_stats {
 
 void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *st);
 
+/*
+ * Files attached and not yet freed: each holds its chunk file's descriptor, also after the
+ * caller's last put while the file still has a flush due (a timed flush persists its
+ * mtime). Any thread; a snapshot.
+ */
+size_t pipeline_file_count(struct pipeline *p);
+
 size_t pipeline_chunk_size(const struct pipeline *p);
 
 #endif

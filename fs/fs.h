@@ -16,8 +16,10 @@
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
 #include <fuse_lowlevel.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -69,9 +71,47 @@ struct fs {
 	size_t ninodes;			/* protected by lock */
 	struct fs_inode *idle;		/* protected by lock: forgotten, data not yet durable */
 	unsigned nunlinked;		/* protected by lock: unlinked inodes still held */
-	pthread_cond_t freed;		/* signalled (under lock) when nunlinked drops */
+	pthread_cond_t freed;		/* broadcast (under lock) when nunlinked drops, and
+					 * when an inode is freed while fd_waiters */
+	unsigned fd_waiters;		/* protected by lock: threads in fd_relief() */
 	struct fs_inode *root;		/* FUSE_ROOT_ID; never freed before fs_inodes_fini() */
+	uint64_t lookups;		/* protected by lock: stamps inodes at each lookup */
+
+	/* Descriptor reclaim (fs_reclaim.h); watermarks in descriptors as counted by
+	 * fs_fd_pressure(), 0: not running. */
+	size_t reclaim_high;		/* set before the session loop, then read-only */
+	size_t reclaim_low;
+	pthread_cond_t reclaim_cv;	/* with lock: signalled past reclaim_high, or stop */
+	bool reclaim_stop;		/* protected by lock */
+	bool reclaim_running;		/* main thread only */
+	pthread_t reclaim_thread;
 };
+
+/* A cached name to invalidate: the parent's node id and the entry's name. */
+struct fs_dentry_ref {
+	fuse_ino_t parent;
+	char name[NAME_MAX + 1];
+};
+
+/*
+ * Fills @out with up to @max names of the least recently looked-up regular files (and
+ * other non-directories) that the kernel caches but nobody has open, oldest first.
+ * Takes fs->lock and inode locks; any thread but a FUSE request handler's. Returns the count.
+ */
+size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max);
+
+/*
+ * The descriptors the inode table accounts for: one O_PATH per inode plus one per live
+ * pipeline file (which can outlive its inode until its last flush). fs->lock held.
+ */
+size_t fs_fd_pressure(struct fs *fs);
+
+/*
+ * If files the kernel has forgotten still hold descriptors because their data is not
+ * durable yet, makes everything durable and frees them. Blocks for the sync; the reclaim
+ * thread only.
+ */
+void fs_reclaim_reap(struct fs *fs);
 
 /* One handler per FUSE operation, fs_ops.c. */
 extern const struct fuse_lowlevel_ops fs_op_table;

@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -93,6 +94,11 @@ struct fs_inode {
 	atomic_int pf_rdonly;		/* the published pf was opened O_RDONLY */
 	struct pipeline_file *pf_retired;	/* protected by lock */
 	char name[FS_NAME_LEN];		/* protected by lock */
+	/* The name the kernel last reached it by, for fs_reclaim_pick(); protected by lock.
+	 * Not maintained for the root. */
+	fuse_ino_t dent_parent;
+	char *dent_name;
+	uint64_t stamp;			/* protected by fs->lock: fs->lookups at the last lookup */
 	struct fs_inode *dparents[FS_DIRTY_PARENTS];	/* protected by lock; each holds nref */
 	int ndparents;			/* protected by lock */
 	bool dparents_overflow;		/* protected by lock: syncfs needed */
@@ -149,10 +155,26 @@ static void inode_name(struct fs_inode *i, char *buf, size_t len)
 	pthread_mutex_unlock(&i->lock);
 }
 
-static void inode_set_name(struct fs_inode *i, const char *name)
+/*
+ * Records @name in @dir as the inode's name (for messages, and for fs_reclaim_pick()). Out
+ * of memory for the long copy only leaves the previous one, which at worst names an entry
+ * that is gone: invalidating it drops nothing.
+ */
+static void inode_set_name(struct fs *fs, struct fs_inode *i, struct fs_inode *dir,
+			   const char *name)
 {
+	char *dup = NULL;
+
 	pthread_mutex_lock(&i->lock);
 	snprintf(i->name, sizeof(i->name), "%s", name);
+	i->dent_parent = ino_of(fs, dir);
+	if (!i->dent_name || strcmp(i->dent_name, name) != 0) {
+		dup = strdup(name);
+		if (dup) {
+			free(i->dent_name);
+			i->dent_name = dup;
+		}
+	}
 	pthread_mutex_unlock(&i->lock);
 }
 
@@ -182,6 +204,27 @@ static int meta_error(struct fs *fs, const char *op, const char *name, int err)
 		fs_log(LOG_ERR, "%s: %s failed (%s); errors=remount-ro: the mount is read-only "
 		       "from now on", name, op, strerror(err));
 	return err;
+}
+
+/*
+ * The daemon holds a descriptor per inode the kernel caches (two once the file was opened),
+ * so a big tree can exhaust RLIMIT_NOFILE (fs_main.c raises it as far as it may). The caller
+ * gets EMFILE/ENFILE; the log says why, once per mount. Returns @e.
+ */
+static int fd_shortage(int e)
+{
+	static atomic_bool said;
+	struct rlimit rl;
+
+	if ((e == -EMFILE || e == -ENFILE) && !atomic_exchange(&said, true)) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = 0;
+		fs_log(LOG_WARNING, "warning: out of file descriptors (%s, limit %llu): frozenfs holds "
+		       "one or two per file the kernel caches; raise the daemon's limit (ulimit -n, "
+		       "or LimitNOFILE=) or drop the kernel's caches", e == -EMFILE ?
+		       "EMFILE" : "ENFILE", (unsigned long long)rl.rlim_cur);
+	}
+	return e;
 }
 
 /*
@@ -336,9 +379,14 @@ static void inode_free(struct fs *fs, struct fs_inode *i)
 	int k;
 
 	pipeline_file_put(pf);
+	free(i->dent_name);
 	pipeline_file_put(i->pf_retired);
 	if (i->fd >= 0)
 		close(i->fd);
+	pthread_mutex_lock(&fs->lock);
+	if (fs->fd_waiters)
+		pthread_cond_broadcast(&fs->freed);	/* see fd_relief() */
+	pthread_mutex_unlock(&fs->lock);
 	if (i->unlinked) {
 		/* Its blocks are free now (unless the pipeline still holds a failed file). */
 		pthread_mutex_lock(&fs->lock);
@@ -436,11 +484,81 @@ static void reap_idle(struct fs *fs, int max)
 }
 
 /*
+ * Out of descriptors (@e is -EMFILE or -ENFILE): most are likely held by files the kernel
+ * has forgotten whose data is not durable yet (they keep their chunk file until it is).
+ * Makes everything durable, frees those inodes and wakes the reclaim thread, so the caller
+ * can try once more. An emergency path: it parks this worker for a sync of everything.
+ * Returns false (nothing done) for any other error.
+ */
+static bool fd_relief(struct fs *fs, int e)
+{
+	if (e != -EMFILE && e != -ENFILE)
+		return false;
+	pthread_mutex_lock(&fs->lock);
+	if (fs->reclaim_high)
+		pthread_cond_signal(&fs->reclaim_cv);
+	pthread_mutex_unlock(&fs->lock);
+	pipeline_sync_all(fs->pipe);	/* a file's own failure stays with the file */
+	reap_idle(fs, INT_MAX);
+	/*
+	 * And give the FORGETs of names already invalidated a moment to arrive. Bounded: the
+	 * reclaim thread may itself wait for the directory lock the kernel holds for us.
+	 */
+	pthread_mutex_lock(&fs->lock);
+	if (fs->reclaim_high && fs_fd_pressure(fs) > fs->reclaim_high) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		fs->fd_waiters++;
+		while (fs_fd_pressure(fs) > fs->reclaim_high &&
+		       pthread_cond_timedwait(&fs->freed, &fs->lock, &ts) == 0)
+			;
+		fs->fd_waiters--;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return true;
+}
+
+void fs_reclaim_reap(struct fs *fs)
+{
+	bool any;
+
+	pthread_mutex_lock(&fs->lock);
+	any = fs->idle != NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (!any)
+		return;
+	pipeline_sync_all(fs->pipe);
+	reap_idle(fs, INT_MAX);
+}
+
+size_t fs_fd_pressure(struct fs *fs)
+{
+	return fs->ninodes + (fs->pipe ? pipeline_file_count(fs->pipe) : 0);
+}
+
+/* Past the reclaim thread's high watermark (fs_reclaim.h). */
+static bool over_fd_budget(struct fs *fs)
+{
+	bool over;
+
+	pthread_mutex_lock(&fs->lock);
+	over = fs->reclaim_high && fs_fd_pressure(fs) > fs->reclaim_high;
+	pthread_mutex_unlock(&fs->lock);
+	return over;
+}
+
+/*
  * Finds or creates the inode for backing fd @fd (O_PATH, consumed) with attributes @st and
  * takes one lookup reference. Returns it, or NULL (ENOMEM).
  */
 static struct fs_inode *inode_get(struct fs *fs, int fd, const struct stat *st,
-				  const char *name)
+				  struct fs_inode *dir, const char *name)
 {
 	struct fs_inode *i, *fresh = NULL;
 
@@ -449,6 +567,7 @@ static struct fs_inode *inode_get(struct fs *fs, int fd, const struct stat *st,
 		i = table_find(fs, st->st_dev, st->st_ino);
 		if (i) {
 			i->nlookup++;
+			i->stamp = ++fs->lookups;
 			idle_del(fs, i);
 			pthread_mutex_unlock(&fs->lock);
 			close(fd);
@@ -456,12 +575,17 @@ static struct fs_inode *inode_get(struct fs *fs, int fd, const struct stat *st,
 				fresh->fd = -1;
 				inode_free(fs, fresh);
 			}
+			inode_set_name(fs, i, dir, name);
 			return i;
 		}
 		if (fresh) {
 			fresh->nlookup = 1;
+			fresh->stamp = ++fs->lookups;
 			table_insert(fs, fresh);
+			if (fs->reclaim_high && fs_fd_pressure(fs) > fs->reclaim_high)
+				pthread_cond_signal(&fs->reclaim_cv);
 			pthread_mutex_unlock(&fs->lock);
+			inode_set_name(fs, fresh, dir, name);
 			return fresh;
 		}
 		pthread_mutex_unlock(&fs->lock);
@@ -485,6 +609,60 @@ static struct fs_inode *inode_pin(struct fs *fs, dev_t dev, ino_t ino)
 		i->nref++;
 	pthread_mutex_unlock(&fs->lock);
 	return i;
+}
+
+struct reclaim_cand {
+	uint64_t stamp;
+	struct fs_inode *i;
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct reclaim_cand *x = a, *y = b;
+
+	return x->stamp < y->stamp ? -1 : x->stamp > y->stamp;
+}
+
+size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max)
+{
+	struct reclaim_cand *c;
+	struct fs_inode *i;
+	size_t n = 0, k, got = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	c = malloc((fs->ninodes + 1) * sizeof(*c));
+	if (!c) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	for (k = 0; k < fs->nbuckets; k++)
+		for (i = fs->buckets[k]; i; i = i->hnext)
+			if (i != fs->root && !S_ISDIR(i->type) && i->nlookup && !i->nopen &&
+			    !i->keep && !i->idle && n <= fs->ninodes)
+				c[n++] = (struct reclaim_cand){ i->stamp, i };
+	qsort(c, n, sizeof(*c), cand_cmp);
+	if (n > max)
+		n = max;
+	for (k = 0; k < n; k++) {
+		c[k].i->nref++;		/* pinned while its name is copied */
+		/* To the back of the line: a name the kernel no longer caches, or a FORGET
+		 * still on its way, must not be picked again before everything else. */
+		c[k].i->stamp = ++fs->lookups;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (k = 0; k < n; k++) {
+		i = c[k].i;
+		pthread_mutex_lock(&i->lock);
+		if (i->dent_name && strlen(i->dent_name) < sizeof(out[got].name)) {
+			out[got].parent = i->dent_parent;
+			strcpy(out[got].name, i->dent_name);
+			got++;
+		}
+		pthread_mutex_unlock(&i->lock);
+		inode_drop(fs, i, 0, 0, 1);
+	}
+	free(c);
+	return got;
 }
 
 int fs_inodes_init(struct fs *fs)
@@ -586,13 +764,15 @@ static int inode_attach(struct fs *fs, struct fs_inode *i, bool need_write, int 
 		fd_name(buf, sizeof(buf), i->fd);
 		/* Never O_APPEND/O_TRUNC/O_DIRECT/O_SYNC: DURABILITY.md requirement 6. */
 		fd = openat(fs->proc_fd, buf, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && fd_relief(fs, -errno))
+			fd = openat(fs->proc_fd, buf, O_RDWR | O_CLOEXEC);
 		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM) &&
 		    !need_write) {
 			fd = openat(fs->proc_fd, buf, O_RDONLY | O_CLOEXEC);
 			rdonly = 1;
 		}
 		if (fd < 0) {
-			rc = -errno;
+			rc = fd_shortage(-errno);
 			pthread_mutex_unlock(&i->lock);
 			return rc;
 		}
@@ -689,11 +869,14 @@ static void entry_fill(struct fs *fs, struct fs_inode *i, const struct stat *st,
 }
 
 /* Opens @name in @parent as O_PATH and stats it. Returns 0 or -errno. */
-static int open_path(struct fs_inode *parent, const char *name, int *fd, struct stat *st)
+static int open_path(struct fs *fs, struct fs_inode *parent, const char *name, int *fd,
+		     struct stat *st)
 {
 	*fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0 && fd_relief(fs, -errno))
+		*fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (*fd < 0)
-		return -errno;
+		return fd_shortage(-errno);
 	if (fstatat(*fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		int e = -errno;
 
@@ -711,10 +894,10 @@ static int do_lookup(struct fs *fs, struct fs_inode *parent, const char *name,
 	struct stat st;
 	int fd, rc;
 
-	rc = open_path(parent, name, &fd, &st);
+	rc = open_path(fs, parent, name, &fd, &st);
 	if (rc < 0)
 		return rc;
-	i = inode_get(fs, fd, &st, name);
+	i = inode_get(fs, fd, &st, parent, name);
 	if (!i)
 		return -ENOMEM;
 	stat_fix(fs, i, &st);
@@ -1175,7 +1358,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, meta_error(fs, op, name, -r));
 		return;
 	}
-	rc = open_path(dir, name, &fd, &st);
+	rc = open_path(fs, dir, name, &fd, &st);
 	if (rc == 0) {
 		rc = set_owner(req, fs, dir, fd, mode);
 		if (rc == 0 && fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
@@ -1189,7 +1372,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	i = inode_get(fs, fd, &st, name);
+	i = inode_get(fs, fd, &st, dir, name);
 	if (!i) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -1250,7 +1433,9 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	pthread_mutex_lock(&fs->lock);
 	i->nlookup++;
+	i->stamp = ++fs->lookups;
 	pthread_mutex_unlock(&fs->lock);
+	inode_set_name(fs, i, dir, newname);
 	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);	/* st_nlink */
 	mark_dentry_dirty(fs, i, dir);
 	entry_fill(fs, i, &st, &e);
@@ -1403,13 +1588,13 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	if (src) {
-		inode_set_name(src, newname);
+		inode_set_name(fs, src, ndir, newname);
 		mark_dentry_dirty(fs, src, dir);
 		if (ndir != dir)
 			mark_dentry_dirty(fs, src, ndir);
 	}
 	if (dst) {
-		inode_set_name(dst, name);
+		inode_set_name(fs, dst, dir, name);
 		mark_dentry_dirty(fs, dst, ndir);
 		if (ndir != dir)
 			mark_dentry_dirty(fs, dst, dir);
@@ -1443,7 +1628,7 @@ static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
 static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *fi,
 		      fuse_req_t req)
 {
-	struct pipeline_file *pf;
+	struct pipeline_file *pf = NULL;
 	bool want_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 	int rc;
 
@@ -1507,6 +1692,9 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	/* Through the table, so that a recorder sees the new name (DURABILITY.md 4.1, T1). */
 	fd = fs->io->openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
 			    mode & 07777);
+	if (fd_relief(fs, fd))
+		fd = fs->io->openat(dir->fd, name,
+				    O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
 	if (fd == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Lost a race with another creator: open(O_CREAT) opens what is there. */
 		rc = do_lookup(fs, dir, name, &e, &i);
@@ -1524,6 +1712,10 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 			inode_drop(fs, i, 1, 1, 0);
 		return;
 	}
+	if (fd == -EMFILE || fd == -ENFILE) {
+		fuse_reply_err(req, -fd_shortage(fd));	/* not a backing failure */
+		return;
+	}
 	if (fd < 0) {
 		fuse_reply_err(req, meta_error(fs, "create", name, -fd));
 		return;
@@ -1534,8 +1726,10 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	if (rc == 0) {
 		fd_name(buf, sizeof(buf), fd);
 		pfd = openat(fs->proc_fd, buf, O_PATH | O_CLOEXEC);
+		if (pfd < 0 && fd_relief(fs, -errno))
+			pfd = openat(fs->proc_fd, buf, O_PATH | O_CLOEXEC);
 		if (pfd < 0)
-			rc = -errno;
+			rc = fd_shortage(-errno);
 	}
 	if (rc < 0) {
 		close(fd);
@@ -1543,7 +1737,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	i = inode_get(fs, pfd, &st, name);
+	i = inode_get(fs, pfd, &st, dir, name);
 	if (!i) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -1995,22 +2189,27 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (plus) {
 			struct fuse_entry_param e;
 
-			if (is_dot(name)) {
+			int rc = -EMFILE;
+
+			/*
+			 * Near the descriptor budget an entry goes without attributes (node id
+			 * 0: the kernel looks it up when it is used), rather than creating an
+			 * inode per entry of a big directory (fs_reclaim.h).
+			 */
+			if (!is_dot(name) && !over_fd_budget(fs))
+				rc = do_lookup(fs, dir, name, &e, &child);
+			if (rc == -ENOENT) {	/* gone since readdir: skip it */
+				d->entry = NULL;
+				d->offset = next;
+				continue;
+			}
+			if (rc == -EMFILE || rc == -ENFILE) {
 				memset(&e, 0, sizeof(e));
 				e.attr.st_ino = d->entry->d_ino;
 				e.attr.st_mode = (mode_t)d->entry->d_type << 12;
-			} else {
-				int rc = do_lookup(fs, dir, name, &e, &child);
-
-				if (rc == -ENOENT) {	/* gone since readdir: skip it */
-					d->entry = NULL;
-					d->offset = next;
-					continue;
-				}
-				if (rc < 0) {
-					err = -rc;
-					break;
-				}
+			} else if (rc < 0) {
+				err = -rc;
+				break;
 			}
 			entsize = fuse_add_direntry_plus(req, p, rem, name, &e, next);
 		} else {
