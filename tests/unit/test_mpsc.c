@@ -3,6 +3,7 @@
  * Run under TSan as well (see STYLE.md section 6).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -103,6 +104,7 @@ struct shared {
 	struct mpsc *q;
 	struct item *items;		/* PRODUCERS * PER_PRODUCER, never reused */
 	atomic_int producers_done;
+	atomic_int go;			/* set by the consumer after its first drain */
 };
 
 struct producer_arg {
@@ -115,6 +117,10 @@ static void *producer_main(void *arg)
 	struct producer_arg *a = arg;
 	struct item *mine = a->s->items + (size_t)a->id * PER_PRODUCER;
 
+	/* So that the consumer drains while they push, whatever the scheduler does (a CI
+	 * run once had every producer finish before the first drain). */
+	while (!atomic_load(&a->s->go))
+		sched_yield();
 	for (int i = 0; i < PER_PRODUCER; i++) {
 		mine[i].producer = a->id;
 		mine[i].seq = i;
@@ -144,6 +150,7 @@ static void test_mpsc_concurrent_producers_keep_order(void **state)
 		struct mpsc_node *n = mpsc_drain(s.q);
 
 		drains++;
+		atomic_store(&s.go, 1);
 		for (; n; n = n->next) {
 			struct item *it = item_of(n);
 
