@@ -705,6 +705,23 @@ uint64_t pipeline_file_ticket(struct pipeline_file *f)
 
 /* ---- reads ------------------------------------------------------------------------------- */
 
+int pipeline_read_direct(struct pipeline_file *f, uint64_t off, size_t *len)
+{
+	int direct;
+
+	pthread_mutex_lock(&f->lock);
+	if (off >= f->size) {
+		*len = 0;
+		direct = 1;
+	} else {
+		*len = (size_t)min64(*len, f->size - off);
+		direct = !f->in_flight && !f->open.n && f->open_trunc == NO_TRUNC &&
+			 off + *len <= f->backing_size;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return direct;
+}
+
 ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t len)
 {
 	size_t cs = f->p->o.chunk_size;

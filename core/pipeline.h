@@ -124,6 +124,16 @@ int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const vo
 ssize_t pipeline_read(struct pipeline_file *f, uint64_t off, void *dst, size_t len);
 
 /*
+ * Whether [@off, @off + *@len) can be read straight from the backing file (the descriptor
+ * of pipeline_file_chunk()), which is what lets the FUSE layer splice it: 1 if nothing is
+ * queued, in flight or truncated for the file and the backing file holds the whole range,
+ * after clamping *@len to the file's size (0 at or past EOF, which also returns 1); 0 if
+ * the caller must use pipeline_read(). Like pipeline_read(), a write accepted meanwhile may
+ * or may not be seen.
+ */
+int pipeline_read_direct(struct pipeline_file *f, uint64_t off, size_t *len);
+
+/*
  * Sets the logical size to @size, ordered after the file's queued writes: a shrink drops
  * queued chunks past the end and zeroes the tail of the boundary chunk; a grow leaves a
  * hole. Sets the mtime to now. -EFBIG beyond the backing maximum, or the sticky error.

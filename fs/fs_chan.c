@@ -131,11 +131,20 @@ static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
+/* READ replies spliced from a backing file (fs_op_read): pipe -> /dev/fuse, unchanged. */
+static ssize_t chan_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+				unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
 int fs_chan_install(struct fuse_session *se, const char *mountpoint, unsigned readahead_kb)
 {
 	static const struct fuse_custom_io io = {
 		.read = chan_read,
 		.writev = chan_writev,
+		.splice_send = chan_splice_send,
 	};
 
 	if (readahead_kb && find_bdi(mountpoint, ra_path, sizeof(ra_path)) == 0)

@@ -402,8 +402,12 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, mnt) != 0)
 		goto out;
 	mounted = 1;
-	/* Read-ahead of 1 MiB, the largest READ (max_pages): a round trip per MiB. */
-	if (fs_chan_install(se, mnt, 1024) != 0)
+	/*
+	 * Read-ahead of 1008 KiB: a round trip per READ of nearly 1 MiB (the kernel's default
+	 * is 128 KiB), each small enough to be spliced from the backing file (FS_SPLICE_MAX in
+	 * fs_ops.c; a full 1 MiB does not fit libfuse's pipe).
+	 */
+	if (fs_chan_install(se, mnt, 1008) != 0)
 		goto out;
 
 	if (fuse_daemonize(fs.opts.foreground) != 0)

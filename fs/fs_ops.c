@@ -66,6 +66,14 @@
 #define FS_NAME_LEN		64	/* last name of an inode, for messages (truncated) */
 #define FS_DIRTY_PARENTS	4	/* parents remembered per inode; beyond: syncfs */
 #define FS_MAX_WRITE		(1u << 20)
+/*
+ * Largest READ answered by splicing: libfuse needs a pipe of the reply plus 16 KiB, and
+ * without CAP_SYS_RESOURCE a pipe is at most fs.pipe-max-size (1 MiB by default); a larger
+ * reply makes libfuse fall back to a fresh 1 MiB mapping per READ, which is slower than
+ * our own pread path. The mount's read-ahead is set to this (fs_main.c), so the kernel's
+ * READs fit.
+ */
+#define FS_SPLICE_MAX		((1u << 20) - (16u << 10))
 #define FS_IDLE_REAP		16	/* idle inodes checked per FORGET/RELEASE */
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "fuse_ino_t must hold a pointer");
@@ -1073,6 +1081,9 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* READ replies spliced from the backing file (fs_op_read). */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	/* libfuse derives max_pages from max_write (1 MiB: 256 pages) and sizes its buffers. */
 	conn->max_write = FS_MAX_WRITE;
 	/*
@@ -1775,6 +1786,24 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size == 0 || off < 0) {
 		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size <= FS_SPLICE_MAX && pipeline_read_direct(pf, (uint64_t)off, &size)) {
+		/*
+		 * All on the backing file: libfuse splices it into the reply (page references
+		 * into a pipe, one copy into the kernel's request) instead of pread into a
+		 * buffer and a second copy out of it.
+		 */
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+
+		if (size == 0) {
+			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
+		bv.buf[0].fd = chunk_file_fd(pipeline_file_chunk(pf));
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, 0);
 		return;
 	}
 	buf = malloc(size);

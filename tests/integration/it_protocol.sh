@@ -12,8 +12,9 @@
 #     request while the file is still open.
 #   - requirement 6: backing opens never carry O_DIRECT, O_APPEND, O_TRUNC, O_SYNC or O_DSYNC
 #     (strace -f -e openat of the daemon), while dd oflag=direct/dsync/sync, `>` and `>>`
-#     run in the mount; the 8 MiB dd oflag=direct verifies by sha256.
-#   - the mount's read-ahead is 1 MiB (fs/fs_chan.h), not the kernel's 128 KiB.
+#     run in the mount; the 8 MiB dd oflag=direct verifies by sha256, also read back cold,
+#     and that cold read is answered by splicing the backing file (strace sees splice).
+#   - the mount's read-ahead is 1008 KiB (fs/fs_chan.h), not the kernel's 128 KiB.
 #   - FUSE_HANDLE_KILLPRIV_V2 (fs/fs_chan.h): 200 small writes cost at most one GETXATTR of
 #     security.capability (not one per write), and set-ID bits still behave as on any Linux
 #     filesystem: a write, a truncate or an O_TRUNC open by another user clears set-user-ID
@@ -85,10 +86,10 @@ ft_wait_until 5 write_seen || ft_fail "a 4 KiB write(2) did not reach the daemon
 exec 7>&-
 ft_ok "WRITE request seen while the file was open"
 
-ft_check "the mount's read-ahead is raised to 1 MiB after INIT (fs_chan.h)"
+ft_check "the mount's read-ahead is raised to 1008 KiB after INIT (fs_chan.h)"
 dev=$(awk -v m="$M" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
 [ -n "$dev" ] || ft_fail "$M not in /proc/self/mountinfo"
-ft_assert_eq "$(cat "/sys/class/bdi/$dev/read_ahead_kb")" 1024 "read_ahead_kb of bdi $dev"
+ft_assert_eq "$(cat "/sys/class/bdi/$dev/read_ahead_kb")" 1008 "read_ahead_kb of bdi $dev"
 
 ft_check "200 writes of 4 KiB cost at most one GETXATTR (FUSE_HANDLE_KILLPRIV_V2)"
 g0=$(count GETXATTR) w0=$(count WRITE)
@@ -129,7 +130,7 @@ cat >"$T/traced-frozenfs" <<EOF
 # LeakSanitizer (ASan builds) cannot run under ptrace: keep ASan, drop only its leak check.
 ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0"
 export ASAN_OPTIONS
-exec strace -f -qq -e trace=open,openat,openat2,creat -o "$T/strace.log" "$REAL" "\$@"
+exec strace -f -qq -e trace=open,openat,openat2,creat,splice -o "$T/strace.log" "$REAL" "\$@"
 EOF
 chmod +x "$T/traced-frozenfs"
 FROZENFS=$T/traced-frozenfs
@@ -137,6 +138,10 @@ mount_fs "$S" "$M"
 head -c $((8 << 20)) /dev/urandom >"$T/src8m"
 dd if="$T/src8m" of="$M/direct" bs=1M oflag=direct status=none || ft_fail "dd oflag=direct"
 ft_assert_eq "$(sha256sum <"$M/direct")" "$(sha256sum <"$T/src8m")" "8 MiB dd oflag=direct verifies"
+# Durable (close waited), nothing queued: a cold read is spliced from the backing file.
+sync
+echo 3 >/proc/sys/vm/drop_caches
+ft_assert_eq "$(sha256sum <"$M/direct")" "$(sha256sum <"$T/src8m")" "8 MiB read back cold"
 dd if="$T/src8m" of="$M/dsync" bs=64k count=16 oflag=dsync status=none || ft_fail "dd oflag=dsync"
 dd if="$T/src8m" of="$M/osync" bs=64k count=16 oflag=sync status=none || ft_fail "dd oflag=sync"
 printf 'first\n' >"$M/f" || ft_fail "> (O_TRUNC)"
@@ -151,5 +156,9 @@ if [ -n "$bad" ]; then
 	ft_fail "the daemon opened files with forbidden flags ($(printf '%s\n' "$bad" | wc -l) calls)"
 fi
 ft_ok "$(grep -cE 'open(at2?)?\(' "$T/strace.log") traced opens, none with forbidden flags"
+ft_check "a cold read of a file with nothing queued is answered by splice (fs_op_read)"
+n=$(grep -c 'splice(' "$T/strace.log")
+[ "$n" -gt 0 ] || ft_fail "no splice call in the daemon while it served 8 MiB of reads"
+ft_ok "$n splice calls"
 
 ft_done
