@@ -23,9 +23,7 @@ ft_init "$1"
 ft_fake && ft_fail "it_ctl needs the real daemon"
 CTL=${FROZENFS_CTL:-$(dirname -- "$FROZENFS")/../tools/frozenfs-ctl}
 [ -x "$CTL" ] || ft_fail "frozenfs-ctl '$CTL' is missing or not executable (set FROZENFS_CTL)"
-for t in getfattr setfattr rsync tar; do
-	command -v "$t" >/dev/null || ft_fail "$t is missing (apt-get install attr rsync tar)"
-done
+ft_need "apt-get install attr rsync tar" getfattr setfattr rsync tar
 
 T=$FT_TMP
 B=$T/store

@@ -18,9 +18,7 @@ set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
 ft_fake && ft_fail "it_manyfiles needs the real daemon (FT_FAKE is set)"
-for tool in setpriv prlimit tar sha256sum; do
-	command -v "$tool" >/dev/null || ft_fail "$tool is missing (util-linux, tar, coreutils)"
-done
+ft_need "util-linux, tar, coreutils" setpriv prlimit tar sha256sum
 
 T=$FT_TMP
 S=$T/store

@@ -18,9 +18,7 @@ set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
 
-for tool in sha256sum dd tar rsync sqlite3 git cmp; do
-	command -v "$tool" >/dev/null || ft_fail "$tool is missing (see the test dependencies)"
-done
+ft_need "see the test dependencies" sha256sum dd tar rsync sqlite3 git cmp
 
 T=$FT_TMP
 S=$T/store

@@ -174,6 +174,16 @@ ft_wait_until()
 
 ft_alive() { kill -0 "$1" 2>/dev/null; }
 
+# ft_need HINT TOOL...: fail, naming HINT (how to install), unless every TOOL is on PATH.
+ft_need()
+{
+	local hint=$1 t
+	shift
+	for t in "$@"; do
+		command -v "$t" >/dev/null || ft_fail "$t is missing ($hint)"
+	done
+}
+
 # mount_fs BACKING MNT [OPTS]: start `frozenfs -f` in the background and wait for the mount.
 mount_fs()
 {
