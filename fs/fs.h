@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fs_map.h"
 #include "fs_opts.h"
@@ -99,6 +100,9 @@ struct fs_dentry_ref {
  * Takes fs->lock and inode locks; any thread but a FUSE request handler's. Returns the count.
  */
 size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max);
+
+/* @ts = now + @ms on CLOCK_REALTIME, for pthread_cond_timedwait() (fs_reclaim.c). */
+void fs_deadline_in(struct timespec *ts, long ms);
 
 /*
  * The descriptors the inode table accounts for: one O_PATH per inode plus one per live

@@ -516,12 +516,7 @@ static bool fd_relief(struct fs *fs, int e)
 	if (fs->reclaim_high && fs_fd_pressure(fs) > fs->reclaim_high) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		fs_deadline_in(&ts, 200);
 		fs->fd_waiters++;
 		while (fs_fd_pressure(fs) > fs->reclaim_high &&
 		       pthread_cond_timedwait(&fs->freed, &fs->lock, &ts) == 0)

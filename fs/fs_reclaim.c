@@ -18,7 +18,7 @@
 #define RECLAIM_SETTLE_MS	5	/* after a pass: FORGETs arrive meanwhile */
 #define RECLAIM_IDLE_MS		1000	/* nothing reclaimable: look again after this */
 
-static void deadline_in(struct timespec *ts, long ms)
+void fs_deadline_in(struct timespec *ts, long ms)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
 	ts->tv_sec += ms / 1000;
@@ -64,7 +64,7 @@ static void *reclaim_main(void *arg)
 			       "the descriptor limit (ulimit -n)", fs->reclaim_high);
 		}
 		pthread_mutex_lock(&fs->lock);
-		deadline_in(&ts, n ? RECLAIM_SETTLE_MS : RECLAIM_IDLE_MS);
+		fs_deadline_in(&ts, n ? RECLAIM_SETTLE_MS : RECLAIM_IDLE_MS);
 		while (!fs->reclaim_stop &&
 		       pthread_cond_timedwait(&fs->reclaim_cv, &fs->lock, &ts) != ETIMEDOUT)
 			;
