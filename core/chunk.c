@@ -225,7 +225,7 @@ static int chunk_file_new(const struct chunk_io *io, const char *name, size_t ch
 int chunk_file_open(const struct chunk_io *io, int dirfd, const char *path, unsigned flags,
 		    mode_t mode, size_t chunk_size, struct chunk_file **out)
 {
-	struct chunk_file *c;
+	struct chunk_file *c = NULL;	/* set whenever chunk_file_new() succeeds; gcc -O3 cannot tell */
 	int oflags = O_CLOEXEC | O_NOFOLLOW;
 	int rc;
 
@@ -261,7 +261,7 @@ fail:
 int chunk_file_adopt(const struct chunk_io *io, int fd, const char *name, size_t chunk_size,
 		     unsigned flags, struct chunk_file **out)
 {
-	struct chunk_file *c;
+	struct chunk_file *c = NULL;	/* as in chunk_file_open() */
 	int rc;
 
 	if (fd < 0)

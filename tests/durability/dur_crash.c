@@ -448,7 +448,7 @@ static void drop_if_unnamed(int fi)
 /* @dsync: 0 a plain write through the file's descriptor, 1 O_DSYNC, 2 O_SYNC. */
 static int do_write(int n, uint64_t off, size_t len, int dsync)
 {
-	int fi = nm[n].cur, fd, r, own = 0;
+	int fi = nm[n].cur, fd = -1, r, own = 0;
 	struct mfile *f = files[fi];
 	uint32_t seq = next_seq++;
 	struct version *v;
@@ -505,7 +505,7 @@ static int do_write(int n, uint64_t off, size_t len, int dsync)
  */
 static int do_truncate(int n, uint64_t size, int how)
 {
-	int fi = nm[n].cur, fd, r;
+	int fi = nm[n].cur, fd = -1, r;
 
 	logop("%s %s to %" PRIu64 " (was %zu)", how == 0 ? "ftruncate" : how == 1 ?
 	      "truncate(path)" : "open O_TRUNC", names[n].path, size, vcur(files[fi])->size);
@@ -527,7 +527,7 @@ static int do_truncate(int n, uint64_t size, int how)
 
 static int do_fallocate(int n, int mode, uint64_t off, uint64_t len)
 {
-	int fi = nm[n].cur, fd, r;
+	int fi = nm[n].cur, fd = -1, r;
 	size_t size = vcur(files[fi])->size;
 
 	logop("fallocate %s mode %d off %" PRIu64 " len %" PRIu64, names[n].path, mode, off,
@@ -645,7 +645,7 @@ static int do_rmdir(int n)
  */
 static int do_fsync(int n, int data_only)
 {
-	int fi = nm[n].cur, fd, r, k, fresh = rnd(3) == 0;
+	int fi = nm[n].cur, fd = -1, r, k, fresh = rnd(3) == 0;
 
 	logop("%s %s%s", data_only ? "fdatasync" : "fsync", names[n].path,
 	      fresh ? " (through a new O_RDONLY descriptor)" : "");
