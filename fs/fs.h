@@ -47,6 +47,7 @@ struct fs {
 	int proc_fd;			/* O_PATH of /proc/self/fd, opened after daemonizing */
 	int as_root;			/* geteuid() == 0: chown new nodes to the caller */
 	double timeout;			/* attr and entry timeout, seconds */
+	bool wronly_direct;		/* set by INIT: O_WRONLY opens get FOPEN_DIRECT_IO */
 
 	/*
 	 * Set once, never cleared: by -o ro, or by a metadata failure with errors=remount-ro

@@ -1069,7 +1069,20 @@ static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
+	/*
+	 * Write-only opens bypass the mount's page cache (FOPEN_DIRECT_IO): the writer's pages
+	 * go to the request as they are, where a cached write first copies them into page
+	 * cache pages of the mount, a copy into memory that is new to the VM and costs as much
+	 * as the backing file's own (dd 1 GiB conv=fsync: 400-500 -> 680-740 MB/s). A
+	 * write-only descriptor can neither read nor map the file, so nothing is lost, provided
+	 * the kernel drops the cached pages of other descriptors that a direct write overwrites:
+	 * Linux 6.6 does ("fuse: invalidate page cache pages before direct write", merged with
+	 * protocol 7.39), 6.1 does not, and there readers could see stale data.
+	 */
+	fs->wronly_direct = conn->proto_major > 7 ||
+			    (conn->proto_major == 7 && conn->proto_minor >= 39);
 	/* Write-through only: DURABILITY.md fact 4 and requirement 2. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* No flock/getlk/setlk handlers: the kernel keeps locks locally. */
@@ -1617,7 +1630,7 @@ out:
 static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
 {
 	fi->fh = 0;
-	if (fs->opts.direct_io) {
+	if (fs->opts.direct_io || (fs->wronly_direct && (fi->flags & O_ACCMODE) == O_WRONLY)) {
 		fi->direct_io = 1;
 	} else {
 		/* Nobody else changes the backing store while it is mounted. */

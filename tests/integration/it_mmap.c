@@ -13,6 +13,11 @@
  *     change, and the bytes past the end of file that the last page holds never reach it;
  *   - a write(2) to a mapped range shows in the mapping at once;
  *   - MAP_PRIVATE stores stay private;
+ *   - a write through a write-only descriptor (which the mount serves without its page cache
+ *     on Linux >= 6.6) shows at once in the cached pages and the mapping of another
+ *     descriptor, also an unaligned one inside a page, and a dirty page of a shared
+ *     mapping next to it keeps its own store; on Linux >= 6.6 the pages such a write
+ *     covered are no longer cached (mincore), which shows it bypassed the page cache;
  *   - ftruncate grows a mapped file and stores into the new part reach it; after a shrink the
  *     dropped part reads as zeros when the file grows again;
  *   - msync(MS_SYNC) is a durability point: stores followed by msync(MS_SYNC) survive a power
@@ -30,6 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,6 +192,76 @@ static void private_stores_stay_private(void)
 	free(model);
 }
 
+static int kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	FT_SYS(uname(&u));
+	if (sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		ft_fail("cannot parse the kernel release '%s'", u.release);
+	return ma > major || (ma == major && mi >= minor);
+}
+
+static void write_only_writer_is_seen(void)
+{
+	const size_t len = 3 * CHUNK;
+	uint8_t *model = random_bytes(len), *a, *mw, *got = malloc(len);
+	int rfd, wfd, mfd;
+
+	FT_ASSERT(got, "out of memory");
+	ft_check("a write through an O_WRONLY descriptor shows in other descriptors' cached "
+		 "pages and mappings");
+	ft_write_file(P("wronly"), model, len, 0);
+	rfd = FT_SYS(open(P("wronly"), O_RDONLY));
+	ft_pread_all(rfd, got, len, 0);		/* the pages are cached now */
+	a = map(rfd, len, PROT_READ, MAP_SHARED);
+	FT_ASSERT(a[5000] == model[5000], "mapping differs before the write");
+	wfd = FT_SYS(open(P("wronly"), O_WRONLY));
+	memset(model + 4000, 0x42, CHUNK);	/* across pages and a chunk boundary */
+	ft_pwrite_all(wfd, model + 4000, CHUNK, 4000);
+	if (kernel_at_least(6, 6)) {
+		/* Proof that the write went around the page cache (fs_op_init): a cached
+		 * write-through write leaves the pages it wrote cached, a direct one drops them. */
+		unsigned char vec[3];
+
+		FT_SYS(mincore(a + 4096, 3 * 4096, vec));
+		FT_ASSERT(!(vec[0] & 1) && !(vec[1] & 1) && !(vec[2] & 1),
+			  "pages written through O_WRONLY are still cached (%d %d %d): the write "
+			  "did not bypass the page cache", vec[0] & 1, vec[1] & 1, vec[2] & 1);
+		ft_ok("Linux >= 6.6: the pages the O_WRONLY write covered are no longer cached");
+	}
+	memset(model + 2 * CHUNK + 4097, 0x43, 7);	/* inside one page */
+	ft_pwrite_all(wfd, model + 2 * CHUNK + 4097, 7, 2 * CHUNK + 4097);
+	ft_pread_all(rfd, got, len, 0);
+	FT_ASSERT(ft_memdiff(got, model, len) < 0, "read(2) of another descriptor is stale at "
+		  "byte %lld", ft_memdiff(got, model, len));
+	FT_ASSERT(ft_memdiff(a, model, len) < 0, "mapping is stale at byte %lld",
+		  ft_memdiff(a, model, len));
+	ft_ok("read(2) and the mapping of another descriptor see both writes");
+
+	/* A dirty shared page, then a write-only write next to its store. */
+	mfd = FT_SYS(open(P("wronly"), O_RDWR));
+	mw = map(mfd, len, PROT_READ | PROT_WRITE, MAP_SHARED);
+	mw[10] = 0x44;
+	model[10] = 0x44;
+	model[11] = 0x45;
+	ft_pwrite_all(wfd, model + 11, 1, 11);
+	FT_SYS(msync(mw, len, MS_SYNC));
+	ft_pread_all(rfd, got, len, 0);
+	FT_ASSERT(got[10] == 0x44 && got[11] == 0x45, "bytes 10, 11 are 0x%02x 0x%02x, expected "
+		  "0x44 0x45", got[10], got[11]);
+	ft_ok("a dirty mapped page and a write-only write to the same page both land");
+	FT_SYS(munmap(mw, len));
+	FT_SYS(munmap(a, len));
+	FT_SYS(close(mfd));
+	FT_SYS(close(wfd));
+	FT_SYS(close(rfd));
+	expect_file("file after the write-only writes", P("wronly"), model, len);
+	free(model);
+	free(got);
+}
+
 static void truncate_while_mapped(void)
 {
 	const size_t small = CHUNK + 100, big = 3 * CHUNK;
@@ -280,6 +356,7 @@ int main(int argc, char **argv)
 	queued_data_is_mapped();
 	shared_stores_reach_the_file();
 	private_stores_stay_private();
+	write_only_writer_is_seen();
 	truncate_while_mapped();
 	msync_is_durable();
 
