@@ -10,7 +10,8 @@
  *   open (create with O_EXCL, or open O_RDWR, sometimes O_TRUNC), close, pwrite, pread,
  *   ftruncate down/up, truncate(path) with no descriptor, fsync, fdatasync, rename, unlink,
  *   link, whole-file read by name, stat (size and st_nlink) by name, fstat size, fallocate
- *   (0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), write through a fresh O_APPEND descriptor,
+ *   (0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), write through a fresh O_APPEND descriptor and
+ *   pwrite through a fresh O_WRONLY one (both bypass the page cache on Linux >= 6.6),
  *   pread through an O_DIRECT descriptor, posix_fadvise(DONTNEED).
  *
  * and applies it to the mount and to the model, comparing every result. The store is created
@@ -548,6 +549,37 @@ static void op_append(void)
 	ino->size += len;
 }
 
+/*
+ * pwrite(2) through a fresh O_WRONLY descriptor, which the mount serves without its page
+ * cache (Linux >= 6.6): the cached pages of the O_RDWR descriptors must not go stale.
+ */
+static void op_wronly_write(void)
+{
+	int n = pick_name(1), fd;
+	struct inode *ino;
+	size_t off, len;
+
+	if (n < 0)
+		return;
+	ino = names[n];
+	off = pick_offset(ino->size, MAXSIZE - 1);
+	len = pick_len();
+	if (off + len > MAXSIZE)
+		len = MAXSIZE - off;
+	ft_rand_fill(&rng, scratch, len);
+	logop("O_WRONLY pwrite %s off %zu len %zu (size %zu)", name_of(n), off, len, ino->size);
+	fd = open(ft_path(&mnt, name_of(n)), O_WRONLY);
+	if (fd < 0)
+		ft_fail("open O_WRONLY %s: %s", name_of(n), strerror(errno));
+	if (pwrite(fd, scratch, len, off) != (ssize_t)len)
+		ft_fail("O_WRONLY pwrite to %s: %s", name_of(n), strerror(errno));
+	if (close(fd) < 0)
+		ft_fail("close %s: %s", name_of(n), strerror(errno));
+	memcpy(ino->data + off, scratch, len);
+	if (off + len > ino->size)
+		ino->size = off + len;
+}
+
 /* pread through an O_DIRECT descriptor: the daemon must answer, not the page cache. */
 static void op_direct_read(void)
 {
@@ -622,8 +654,10 @@ static void step(void)
 		op_unlink();
 	else if (r < 75)
 		op_link();
-	else if (r < 78)
+	else if (r < 76)
 		op_append();
+	else if (r < 78)
+		op_wronly_write();
 	else if (r < 81)
 		op_direct_read();
 	else if (r < 85) {
