@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "fs_map.h"
+#include "fs_mounts.h"
 #include "fs_opts.h"
 #include "pipeline.h"
 #include "store.h"
@@ -97,10 +98,12 @@ struct fs_dentry_ref {
 
 /*
  * Fills @out with up to @max names of the least recently looked-up regular files (and
- * other non-directories) that the kernel caches but nobody has open, oldest first.
+ * other non-directories) that the kernel caches but nobody has open, oldest first,
+ * leaving out the backing files in @skip (@nskip of them: those a mount sits on).
  * Takes fs->lock and inode locks; any thread but a FUSE request handler's. Returns the count.
  */
-size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max);
+size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max,
+		       const struct fs_file_id *skip, size_t nskip);
 
 /* @ts = now + @ms on CLOCK_REALTIME, for pthread_cond_timedwait() (fs_reclaim.c). */
 void fs_deadline_in(struct timespec *ts, long ms);

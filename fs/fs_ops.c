@@ -626,7 +626,16 @@ static int cand_cmp(const void *a, const void *b)
 	return x->stamp < y->stamp ? -1 : x->stamp > y->stamp;
 }
 
-size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max)
+static bool in_skip(const struct fs_inode *i, const struct fs_file_id *skip, size_t nskip)
+{
+	for (size_t k = 0; k < nskip; k++)
+		if (skip[k].dev == i->dev && skip[k].ino == i->ino)
+			return true;
+	return false;
+}
+
+size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max,
+		       const struct fs_file_id *skip, size_t nskip)
 {
 	struct reclaim_cand *c;
 	struct fs_inode *i;
@@ -641,7 +650,7 @@ size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max)
 	for (k = 0; k < fs->nbuckets; k++)
 		for (i = fs->buckets[k]; i; i = i->hnext)
 			if (i != fs->root && !S_ISDIR(i->type) && i->nlookup && !i->nopen &&
-			    !i->keep && !i->idle && n <= fs->ninodes)
+			    !i->keep && !i->idle && n <= fs->ninodes && !in_skip(i, skip, nskip))
 				c[n++] = (struct reclaim_cand){ i->stamp, i };
 	qsort(c, n, sizeof(*c), cand_cmp);
 	if (n > max)

@@ -17,6 +17,38 @@
 #define RECLAIM_RESERVE		256	/* descriptors kept for everything but inodes */
 #define RECLAIM_SETTLE_MS	5	/* after a pass: FORGETs arrive meanwhile */
 #define RECLAIM_IDLE_MS		1000	/* nothing reclaimable: look again after this */
+#define COVERED_MAX		1024	/* files with a mount on top that are never picked */
+#define COVERED_TTL_MS		1000	/* how long a read of the mount tables is trusted */
+
+/*
+ * The files something is mounted on (fs_mounts.h): invalidating such a name would detach
+ * the mount. Read from the mount tables at most once per COVERED_TTL_MS, so a storm of
+ * creates costs one read per second, not one per pass.
+ */
+struct covered {
+	struct fs_file_id id[COVERED_MAX];
+	size_t n;
+	bool dev_known;
+	unsigned major, minor;
+	struct timespec at;
+};
+
+static void covered_refresh(struct fs *fs, struct covered *cv)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - cv->at.tv_sec) * 1000 + (now.tv_nsec - cv->at.tv_nsec) / 1000000;
+	if (cv->at.tv_sec && ms >= 0 && ms < COVERED_TTL_MS)
+		return;
+	cv->at = now;
+	if (!cv->dev_known)
+		cv->dev_known = fs_mounts_self_dev(fs->opts.mountpoint, &cv->major,
+						   &cv->minor) == 0;
+	cv->n = cv->dev_known ? fs_mounts_covered(store_dirfd(fs->store), cv->major, cv->minor,
+						  cv->id, COVERED_MAX) : 0;
+}
 
 void fs_deadline_in(struct timespec *ts, long ms)
 {
@@ -33,14 +65,16 @@ static void *reclaim_main(void *arg)
 {
 	struct fs *fs = arg;
 	struct fs_dentry_ref *refs;
+	struct covered *cv;
 	struct timespec ts;
 	size_t cap = fs->reclaim_high + 1, pressure, want, n, k, failed;
 	bool warned = false;
 
 	refs = malloc(cap * sizeof(*refs));
+	cv = calloc(1, sizeof(*cv));
 	pthread_mutex_lock(&fs->lock);
 	while (!fs->reclaim_stop) {
-		if (!refs || fs_fd_pressure(fs) <= fs->reclaim_high) {
+		if (!refs || !cv || fs_fd_pressure(fs) <= fs->reclaim_high) {
 			pthread_cond_wait(&fs->reclaim_cv, &fs->lock);
 			continue;
 		}
@@ -50,7 +84,8 @@ static void *reclaim_main(void *arg)
 		/* Closed files whose mtime waits for the next timed flush keep their chunk
 		 * file open until then: flush now. */
 		pipeline_kick(fs->pipe);
-		n = fs_reclaim_pick(fs, refs, want < cap ? want : cap);
+		covered_refresh(fs, cv);
+		n = fs_reclaim_pick(fs, refs, want < cap ? want : cap, cv->id, cv->n);
 		for (k = 0, failed = 0; k < n; k++)
 			if (fuse_lowlevel_notify_inval_entry(fs->se, refs[k].parent, refs[k].name,
 							     strlen(refs[k].name)) < 0)
@@ -78,6 +113,7 @@ static void *reclaim_main(void *arg)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	free(refs);
+	free(cv);
 	return NULL;
 }
 

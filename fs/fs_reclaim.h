@@ -12,7 +12,8 @@
  * watermark, a reclaim thread asks the kernel to invalidate the least recently looked-up
  * names of files nobody has open (fuse_lowlevel_notify_inval_entry), down to a low
  * watermark. Directories are never invalidated (a process's working directory would read
- * as deleted). What the kernel still uses (an mmap, a path walk in progress) stays; a file
+ * as deleted), nor is a file something is mounted on (the kernel's d_invalidate() detaches
+ * mounts on the name: a bind mount over a file in the mount would vanish; fs_mounts.h). What the kernel still uses (an mmap, a path walk in progress) stays; a file
  * with data not yet durable stays in the table after its FORGET until the data is durable.
  * Invalidation only drops caches: the next access looks the name up again.
  */

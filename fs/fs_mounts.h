@@ -1,0 +1,59 @@
+/*
+ * fs_mounts: which names of the mount have another mount on top of them.
+ *
+ * The descriptor reclaim (fs_reclaim.h) asks the kernel to forget cached names, and the
+ * kernel does that with d_invalidate(), which also detaches every mount on top of the name:
+ * a bind mount over a file inside frozenfs (a container's /etc/resolv.conf in a root file
+ * system stored here) silently disappeared the first time that file's name was picked
+ * (measured: with a limit of 1024 descriptors, 900 creates next to it were enough). So the
+ * reclaim skips every file something is mounted on, in any mount namespace the daemon can
+ * read (/proc/PID/mountinfo of one process per namespace).
+ *
+ * A mount M sits on a name of frozenfs when its parent mount P is a mount of frozenfs (same
+ * device as ours); the name's path inside frozenfs is P's root joined with M's mount point
+ * taken relative to P's mount point (a bind mount of a subdirectory has a root other than
+ * "/"). The backing tree mirrors the mount's names, so the path is looked up in the backing
+ * directory to get the (dev, ino) the inode table is keyed by.
+ *
+ * The parsing functions are pure (unit-tested in test_fs_mounts.c); no FUSE headers here.
+ */
+#ifndef FROZENFS_FS_MOUNTS_H
+#define FROZENFS_FS_MOUNTS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A backing file, as the inode table keys it. */
+struct fs_file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+/*
+ * The device ("major:minor" of mountinfo) of the last mount in @text whose mount point is
+ * @mountpoint (an absolute path, as the kernel prints it before escaping). 0, or -ENOENT.
+ */
+int fs_mountinfo_dev(const char *text, const char *mountpoint, unsigned *major,
+		     unsigned *minor);
+
+/* fs_mountinfo_dev() on this process's /proc/self/mountinfo. */
+int fs_mounts_self_dev(const char *mountpoint, unsigned *major, unsigned *minor);
+
+/*
+ * Calls @cb once for every mount in @text that sits on a name of the filesystem mounted
+ * with device @major:@minor, with that name's path inside the filesystem: relative (no
+ * leading '/'), "" for its root. Returns the number of calls.
+ */
+size_t fs_mountinfo_covered(const char *text, unsigned major, unsigned minor,
+			    void (*cb)(const char *path, void *arg), void *arg);
+
+/*
+ * Reads /proc/PID/mountinfo of one process per mount namespace (the daemon's own first) and
+ * stores in @out, up to @max, the backing (dev, ino) of every covered name, looked up from
+ * @backing_dirfd without following a final symlink. Names missing in the backing tree are
+ * left out. Returns the number stored.
+ */
+size_t fs_mounts_covered(int backing_dirfd, unsigned major, unsigned minor,
+			 struct fs_file_id *out, size_t max);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * test_fs_mounts: which names of a FUSE mount have mounts on top of them, from mountinfo
+ * text (fs_mounts.h): plain and nested bind mounts, a bind mount of a subdirectory of the
+ * FUSE filesystem (root other than "/"), the kernel's \ooo escapes, a mount over the whole
+ * mount point, lookalike prefixes and other filesystems' mounts, which must not count.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fs_mounts.h"
+
+#define MAXP 16
+
+struct paths {
+	char *p[MAXP];
+	size_t n;
+};
+
+static void add(const char *path, void *arg)
+{
+	struct paths *ps = arg;
+
+	assert_true(ps->n < MAXP);
+	ps->p[ps->n++] = strdup(path);
+}
+
+static int has(const struct paths *ps, const char *path)
+{
+	for (size_t k = 0; k < ps->n; k++)
+		if (strcmp(ps->p[k], path) == 0)
+			return 1;
+	return 0;
+}
+
+static void clear(struct paths *ps)
+{
+	for (size_t k = 0; k < ps->n; k++)
+		free(ps->p[k]);
+	ps->n = 0;
+}
+
+/* The FUSE mount is 0:53 on /var/tmp/m; ext4 is 254:1. */
+static const char *table =
+	"22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+	"60 22 0:53 / /var/tmp/m rw,nosuid shared:30 - fuse.frozenfs /var/tmp/s rw\n"
+	/* a file bind-mounted over a file of the mount */
+	"61 60 254:1 /tmp/resolv /var/tmp/m/etc/resolv.conf rw shared:1 - ext4 /dev/vda rw\n"
+	/* a name with a space, escaped by the kernel */
+	"62 60 254:1 /tmp/x /var/tmp/m/a\\040b rw shared:1 - ext4 /dev/vda rw\n"
+	/* a lookalike prefix: /var/tmp/mm is not inside /var/tmp/m */
+	"63 22 254:1 /tmp/y /var/tmp/mm/f rw shared:1 - ext4 /dev/vda rw\n"
+	/* a subdirectory of the FUSE filesystem bind-mounted elsewhere, and a mount on it */
+	"64 22 0:53 /sub/dir /srv/b rw shared:30 - fuse.frozenfs /var/tmp/s rw\n"
+	"65 64 254:1 /tmp/z /srv/b/inner/f rw shared:1 - ext4 /dev/vda rw\n"
+	/* a tmpfs over the whole mount point */
+	"66 60 0:60 / /var/tmp/m rw shared:31 - tmpfs tmpfs rw\n"
+	/* a mount on another filesystem's name */
+	"67 22 0:61 / /mnt/other rw shared:32 - tmpfs tmpfs rw\n";
+
+static void test_covered(void **state)
+{
+	struct paths ps = { .n = 0 };
+
+	(void)state;
+	assert_int_equal(fs_mountinfo_covered(table, 0, 53, add, &ps), 4);
+	assert_true(has(&ps, "etc/resolv.conf"));
+	assert_true(has(&ps, "a b"));
+	assert_true(has(&ps, "sub/dir/inner/f"));
+	assert_true(has(&ps, ""));		/* the root: over the mount point itself */
+	clear(&ps);
+	/* Another device: only what sits on it. */
+	assert_int_equal(fs_mountinfo_covered(table, 0, 60, add, &ps), 0);
+	assert_int_equal(fs_mountinfo_covered(table, 254, 1, add, &ps), 4);
+	assert_true(has(&ps, "var/tmp/m"));
+	assert_true(has(&ps, "var/tmp/mm/f"));
+	assert_true(has(&ps, "srv/b"));
+	assert_true(has(&ps, "mnt/other"));
+	clear(&ps);
+}
+
+static void test_dev(void **state)
+{
+	unsigned ma = 9, mi = 9;
+
+	(void)state;
+	assert_int_equal(fs_mountinfo_dev(table, "/var/tmp/m", &ma, &mi), 0);
+	/* The last mount on the path wins: the tmpfs over the FUSE mount. */
+	assert_int_equal(ma, 0);
+	assert_int_equal(mi, 60);
+	assert_int_equal(fs_mountinfo_dev(table, "/srv/b", &ma, &mi), 0);
+	assert_int_equal(mi, 53);
+	assert_int_equal(fs_mountinfo_dev(table, "/nowhere", &ma, &mi), -ENOENT);
+}
+
+static void test_garbage(void **state)
+{
+	struct paths ps = { .n = 0 };
+	unsigned ma, mi;
+
+	(void)state;
+	assert_int_equal(fs_mountinfo_covered("", 0, 53, add, &ps), 0);
+	assert_int_equal(fs_mountinfo_covered("not a mountinfo line\n\n1 2\n", 0, 53, add, &ps), 0);
+	/* A truncated last line (no mount point) is skipped, the rest still counts. */
+	assert_int_equal(fs_mountinfo_covered(
+		"60 22 0:53 / /m rw\n61 60 8:1 / /m/f rw\n62 60 8:1 /x", 0, 53, add, &ps), 1);
+	assert_true(has(&ps, "f"));
+	clear(&ps);
+	assert_int_equal(fs_mountinfo_dev("garbage", "/m", &ma, &mi), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_covered),
+		cmocka_unit_test(test_dev),
+		cmocka_unit_test(test_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
