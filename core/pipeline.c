@@ -66,6 +66,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -665,6 +666,106 @@ int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket)
 			atomic_store_explicit(&f->reserved_end, size, memory_order_relaxed);
 	}
 	f->size = size;
+	set_mtime_now_locked(f);
+	t = mutation_locked(f);
+	pthread_mutex_unlock(&f->lock);
+	if (ticket)
+		*ticket = t;
+	return 0;
+}
+
+/*
+ * Under f->lock: removes bytes [@off, @end) of the file from the open set. A chunk wholly
+ * inside is dropped; one the range cuts at an edge is trimmed to the part outside; one the
+ * range cuts in the middle keeps its range with the cut bytes zeroed (a chunk holds one
+ * contiguous range).
+ */
+static void open_cut_locked(struct pipeline_file *f, uint64_t off, uint64_t end)
+{
+	struct pipeline *p = f->p;
+	size_t cs = p->o.chunk_size;
+
+	for (size_t i = 0; i < f->open.nb && f->open.n; i++) {
+		struct pchunk **pp = &f->open.b[i];
+
+		while (*pp) {
+			struct pchunk *c = *pp;
+			uint64_t base = c->index * cs, lo = base + c->lo, hi = base + c->hi;
+
+			if (hi <= off || lo >= end) {
+				pp = &c->hnext;
+				continue;
+			}
+			if (off <= lo && end >= hi) {
+				*pp = c->hnext;
+				f->open.n--;
+				chunk_release(p, c);
+				continue;
+			}
+			if (off <= lo)
+				c->lo = (uint32_t)(end - base);
+			else if (end >= hi)
+				c->hi = (uint32_t)(off - base);
+			else
+				memset((uint8_t *)c->buf + (off - base), 0, (size_t)(end - off));
+			pp = &c->hnext;
+		}
+	}
+}
+
+int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zero,
+		   uint64_t *ticket)
+{
+	uint64_t end, blen, t;
+	int rc = 0;
+
+	if (!len || off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return err_set(len ? -EFBIG : -EINVAL, zero ? "zero range" : "punch hole",
+			       chunk_file_name(f->cf));
+	end = off + len;
+	pthread_mutex_lock(&f->lock);
+	/*
+	 * A flight being written may cover the range: its pwritev landing after the punch would
+	 * bring the old bytes back. Wait until no flight is in progress; none can start while
+	 * f->lock is held below, since a take needs it.
+	 */
+	while (!f->err && f->in_flight) {
+		uint64_t s = f->flight_seq;
+
+		pthread_mutex_unlock(&f->lock);
+		(void)pipeline_wait(f, s, 0);
+		pthread_mutex_lock(&f->lock);
+	}
+	if (f->err) {
+		pthread_mutex_unlock(&f->lock);
+		return err_set(-EIO, zero ? "zero range (file has a sticky error)" :
+					    "punch hole (file has a sticky error)",
+			       chunk_file_name(f->cf));
+	}
+	/* Only flights change the backing length, and none is in progress. */
+	blen = f->backing_size;
+	if (zero) {
+		/* Zeroed and allocated: the backing bytes in place, a reservation past them. */
+		if (off < blen)
+			rc = chunk_file_fallocate(f->cf, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+						  off, min64(end, blen) - off);
+		if (rc == 0 && end > blen && end > off)
+			rc = chunk_file_reserve(f->cf, off > blen ? off : blen,
+						end - (off > blen ? off : blen));
+	} else {
+		/* Deallocated where the backing file has bytes of the file; past them there is
+		 * nothing to free but reservations that queued writes rely on. */
+		uint64_t bend = min64(end, min64(blen, f->size));
+
+		if (off < bend)
+			rc = chunk_file_fallocate(f->cf, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						  off, bend - off);
+	}
+	if (rc < 0) {
+		pthread_mutex_unlock(&f->lock);
+		return rc;	/* nothing queued was changed */
+	}
+	open_cut_locked(f, off, end);
 	set_mtime_now_locked(f);
 	t = mutation_locked(f);
 	pthread_mutex_unlock(&f->lock);

@@ -40,6 +40,7 @@
 #ifndef FROZENFS_PIPELINE_H
 #define FROZENFS_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -139,6 +140,19 @@ int pipeline_read_direct(struct pipeline_file *f, uint64_t off, size_t *len);
  * hole. Sets the mtime to now. -EFBIG beyond the backing maximum, or the sticky error.
  */
 int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket);
+
+/*
+ * Makes bytes [@off, @off + @len) of the file read as zeros, ordered after its queued writes,
+ * without changing the size: FALLOC_FL_PUNCH_HOLE (@zero false: the backing blocks are
+ * freed) or FALLOC_FL_ZERO_RANGE (@zero true: they are zeroed and allocated, also past the
+ * end). Queued bytes in the range are dropped; a flight in progress is waited for first, so
+ * it cannot write old bytes back over the range. Done on the backing file before it
+ * returns, made durable by the file's next sync (the ticket). Sets the mtime to now.
+ * Returns 0, or -errno: the sticky error (-EIO), the backing fallocate's error (nothing
+ * changed), -EINVAL for a zero length, -EFBIG past 2^63.
+ */
+int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zero,
+		   uint64_t *ticket);
 
 /* Sets the logical mtime (persisted to the backing file with the next batch). */
 void pipeline_file_set_mtime(struct pipeline_file *f, const struct timespec *mtime);

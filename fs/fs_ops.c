@@ -2101,7 +2101,10 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	int rc;
 
 	(void)fi;
-	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+	/* What the kernel passes on (fuse_file_fallocate): KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE. */
+	if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	     (mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_ZERO_RANGE)) != FALLOC_FL_KEEP_SIZE)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -2125,12 +2128,31 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		return;
 	}
 	end = (uint64_t)off + (uint64_t)len;
-	if (mode == 0) {
+	if (!(mode & FALLOC_FL_KEEP_SIZE)) {
 		rc = chunk_file_check_size(pipeline_file_chunk(pf), end);
 		if (rc < 0) {
 			fuse_reply_err(req, -rc);
 			return;
 		}
+	}
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/*
+		 * Ordered with the queued writes in the pipeline (queued bytes in the range
+		 * dropped, the backing range punched or zeroed once no flight writes the file).
+		 * The kernel wrote back and waits on its cached pages of the range first, and
+		 * drops them after this reply.
+		 */
+		bool zero = mode & FALLOC_FL_ZERO_RANGE;
+
+		rc = pipeline_punch(pf, (uint64_t)off, (uint64_t)len, zero, NULL);
+		if (rc == -ENOSPC && wait_unlinked(fs))
+			rc = pipeline_punch(pf, (uint64_t)off, (uint64_t)len, zero, NULL);
+		if (rc == 0 && zero && !(mode & FALLOC_FL_KEEP_SIZE) && end > pipeline_file_size(pf))
+			rc = pipeline_truncate(pf, end, NULL);
+		if (rc == -EIO && pipeline_file_error(pf, NULL))
+			log_sticky(i, pf);
+		fuse_reply_err(req, -rc);
+		return;
 	}
 	/* Reserve without touching the backing length; the size goes through the stream. */
 	rc = chunk_file_fallocate(pipeline_file_chunk(pf), FALLOC_FL_KEEP_SIZE, (uint64_t)off,

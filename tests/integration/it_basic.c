@@ -63,6 +63,15 @@ static uint8_t *pattern(size_t len, uint64_t seed)
 	return b;
 }
 
+/* The "punch" file of check_misc: 192 KiB of pattern 7, then the punches it makes. */
+#define PUNCH_LEN (192u * 1024)
+static void punch_model(uint8_t *d)
+{
+	memset(d + 65536, 0, 65536);
+	memset(d + 139000, 0, 2000);
+	memset(d + PUNCH_LEN - 100, 0, 100);
+}
+
 static void expect_file(const char *name, const void *want, size_t len, const char *what)
 {
 	size_t got_len;
@@ -842,8 +851,8 @@ static void t_misc(void)
 	FT_SYS(close(fd));
 	ft_ok("fsync/fdatasync of the root and a subdirectory: 0");
 
-	ft_check("fallocate mode 0 grows with zeros, KEEP_SIZE keeps the size, COLLAPSE_RANGE "
-		 "gives EOPNOTSUPP (req 10)");
+	ft_check("fallocate mode 0 grows with zeros, KEEP_SIZE keeps the size, PUNCH_HOLE and "
+		 "ZERO_RANGE zero, COLLAPSE_RANGE gives EOPNOTSUPP (req 10)");
 	ft_write_file(P("falloc"), "0123456789", 10, 0);
 	fd = FT_SYS(open(P("falloc"), O_RDWR));
 	FT_SYS(fallocate(fd, 0, 5, 8000));
@@ -858,18 +867,45 @@ static void t_misc(void)
 		  (long long)st.st_size);
 	if (!ft_fake())		/* ext4 itself supports it */
 		FT_SYS_ERR(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096), EOPNOTSUPP);
-	r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3);
-	FT_ASSERT(r == 0 || errno == EOPNOTSUPP, "PUNCH_HOLE: %s", strerror(errno));
-	if (r == 0) {
-		ft_pread_all(fd, buf, 10, 0);
-		FT_ASSERT(memcmp(buf, "01\0\0\0" "56789", 10) == 0, "punched range not zero");
-	} else {
-		FT_SYS(pwrite(fd, "\0\0\0", 3, 2));
-	}
+	FT_SYS(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3));
+	ft_pread_all(fd, buf, 10, 0);
+	FT_ASSERT(memcmp(buf, "01\0\0\0" "56789", 10) == 0, "punched range not zero");
 	FT_SYS(fsync(fd));
 	FT_SYS(close(fd));
-	ft_ok("fallocate: mode 0, KEEP_SIZE, COLLAPSE_RANGE EOPNOTSUPP, PUNCH_HOLE %s",
-	      r == 0 ? "supported" : "EOPNOTSUPP");
+
+	/* A durable file: a punched chunk frees its blocks; a queued write into the range is
+	 * cut; ZERO_RANGE past the end grows the file with zeros. */
+	{
+		uint8_t *d = pattern(PUNCH_LEN, 7), *rb = malloc(PUNCH_LEN + 8192);
+		struct stat b0, b1;
+
+		FT_ASSERT(rb != NULL, "malloc");
+		ft_write_file(P("punch"), d, PUNCH_LEN, 0);
+		fd = FT_SYS(open(P("punch"), O_RDWR));
+		FT_SYS(fsync(fd));
+		FT_SYS(fstat(fd, &b0));
+		FT_SYS(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 65536, 65536));
+		FT_SYS(pwrite(fd, "queued", 6, 140000));	/* queued, not yet written */
+		FT_SYS(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 139000, 2000));
+		FT_SYS(fallocate(fd, FALLOC_FL_ZERO_RANGE, PUNCH_LEN - 100, 8292));
+		FT_SYS(fsync(fd));
+		FT_SYS(fstat(fd, &b1));
+		FT_ASSERT(b1.st_size == PUNCH_LEN + 8192, "size after ZERO_RANGE: %lld",
+			  (long long)b1.st_size);
+		/* -128 blocks punched, +16 (and a partial one) for the 8 KiB zeroed past the end */
+		FT_ASSERT(b1.st_blocks <= b0.st_blocks - 128 + 24,
+			  "a punched 64 KiB did not free its blocks: %lld -> %lld blocks",
+			  (long long)b0.st_blocks, (long long)b1.st_blocks);
+		ft_pread_all(fd, rb, PUNCH_LEN + 8192, 0);
+		punch_model(d);
+		FT_ASSERT(memcmp(rb, d, PUNCH_LEN) == 0 && is_zero(rb + PUNCH_LEN, 8192),
+			  "content after PUNCH_HOLE and ZERO_RANGE");
+		FT_SYS(close(fd));
+		free(d);
+		free(rb);
+	}
+	ft_ok("fallocate: mode 0, KEEP_SIZE, PUNCH_HOLE (blocks freed), ZERO_RANGE, "
+	      "COLLAPSE_RANGE EOPNOTSUPP");
 
 	ft_check("a name of f_namemax bytes can be created, one byte longer gives ENAMETOOLONG "
 		 "(req 38)");
@@ -923,7 +959,7 @@ static void t_misc(void)
 
 static void v_misc(const char *when)
 {
-	uint8_t buf[8005];
+	uint8_t buf[8005], *d = pattern(PUNCH_LEN, 7);
 	size_t len;
 	uint8_t *got = ft_read_file(P("falloc"), &len);
 
@@ -931,6 +967,12 @@ static void v_misc(const char *when)
 	memcpy(buf, "01\0\0\0" "56789", 10);
 	FT_ASSERT(len == 8005 && memcmp(got, buf, 8005) == 0, "%s: falloc file", when);
 	free(got);
+	got = ft_read_file(P("punch"), &len);
+	punch_model(d);
+	FT_ASSERT(len == PUNCH_LEN + 8192 && memcmp(got, d, PUNCH_LEN) == 0 &&
+		  is_zero(got + PUNCH_LEN, 8192), "%s: punched file", when);
+	free(got);
+	free(d);
 	expect_file("rn-new", "A", 1, when);
 	expect_file("rn-b", "B", 1, when);
 	FT_SYS_ERR(access(P("rn-a"), F_OK), ENOENT);

@@ -491,9 +491,10 @@ static void op_fallocate(int s)
 		{ FALLOC_FL_KEEP_SIZE, "fallocate KEEP_SIZE" },
 		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, "fallocate PUNCH_HOLE" },
 		{ FALLOC_FL_ZERO_RANGE, "fallocate ZERO_RANGE" },
+		{ FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, "fallocate ZERO_RANGE KEEP_SIZE" },
 	};
 	struct inode *ino = fds[s].ino;
-	int k = (int)rnd(4);
+	int k = (int)rnd(5);
 	size_t off = pick_offset(ino->size, MAXSIZE - 1), len = pick_len(), end;
 
 	if (off + len > MAXSIZE)
@@ -501,27 +502,14 @@ static void op_fallocate(int s)
 	end = off + len;
 	logop("%s fd%d (inode %d) off %zu len %zu (size %zu)", modes[k].name, s, ino->id, off,
 	      len, ino->size);
-	if (fallocate(fds[s].fd, modes[k].mode, off, len) < 0) {
-		/* Mode 0 and KEEP_SIZE are required (DURABILITY.md requirement 10); punch and
-		 * zero-range only "if offered", else EOPNOTSUPP. */
-		if (k >= 2 && errno == EOPNOTSUPP)
-			return;
+	/* All four are offered (punch and zero range go through the pipeline, ordered with
+	 * the queued writes), so EOPNOTSUPP is a failure too. */
+	if (fallocate(fds[s].fd, modes[k].mode, off, len) < 0)
 		ft_fail("%s off %zu len %zu: %s", modes[k].name, off, len, strerror(errno));
-	}
-	switch (k) {
-	case 0:
-	case 3:
-		if (k == 3)
-			memset(ino->data + off, 0, (end < ino->size ? end : ino->size) > off ?
-			       (end < ino->size ? end : ino->size) - off : 0);
-		if (end > ino->size)
-			ino->size = end;
-		break;
-	case 2:
-		if (off < ino->size)
-			memset(ino->data + off, 0, (end < ino->size ? end : ino->size) - off);
-		break;
-	}
+	if (k >= 2 && off < ino->size)
+		memset(ino->data + off, 0, (end < ino->size ? end : ino->size) - off);
+	if ((k == 0 || k == 3) && end > ino->size)
+		ino->size = end;
 }
 
 /* write(2) through a fresh O_APPEND descriptor: lands at the current end. */

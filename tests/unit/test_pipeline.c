@@ -1309,6 +1309,137 @@ static void test_pipeline_wait_written_before_sync(void **state)
 #define MODEL_MAX (24 * CS)
 
 /* Offsets near chunk edges are where the range, gap and mask logic has its corners. */
+/* ---- punch hole and zero range ------------------------------------------------------- */
+
+/*
+ * Queued bytes in the range are dropped (a chunk wholly inside), trimmed (cut at an edge) or
+ * zeroed (cut in the middle); the backing range is freed; bytes outside stay.
+ */
+static void test_pipeline_punch_queued_and_backing(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "punch");
+	static uint8_t model[8 * CS], w[8 * CS], r[8 * CS];
+	uint64_t t, a0, a1;
+
+	fill(w, sizeof(w), 3);
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	memcpy(model, w, sizeof(w));
+	a0 = backing_alloc(c, "punch");
+	fill(w, sizeof(w), 4);
+	write_at(f, CS + 100, w, 2000);		/* chunk 1: inside the range, middle cut */
+	write_at(f, 3 * CS, w, CS);		/* chunk 3: wholly inside */
+	write_at(f, 5 * CS + 10, w, CS - 10);	/* chunk 5: the range ends inside it */
+	memcpy(model + CS + 100, w, 2000);
+	memcpy(model + 3 * CS, w, CS);
+	memcpy(model + 5 * CS + 10, w, CS - 10);
+	assert_int_equal(pipeline_punch(f, CS + 50, 4 * CS + 500 - 50, false, &t), 0);
+	memset(model + CS + 50, 0, 4 * CS + 500 - 50);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, model, sizeof(r));
+	assert_int_equal(pipeline_file_size(f), 8 * CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "punch", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, model, sizeof(r));
+	/* Chunks 2 and 3 are wholly inside and were not written back: freed. */
+	a1 = backing_alloc(c, "punch");
+	assert_true(a1 + 2 * CS <= a0);
+	pipeline_file_put(f);
+}
+
+/*
+ * A flight covering the range is being written when the punch comes: the punch must wait
+ * for it, or its pwritev lands after the punch and the old bytes come back.
+ */
+static void test_pipeline_punch_waits_for_flight(void **state)
+{
+	struct pipeline_opts o;
+	struct ctx *c;
+	struct pipeline_file *f;
+	uint8_t w[2 * CS], r[2 * CS], z[2 * CS] = { 0 };
+	uint64_t t;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.flush_delay_us = 200000;	/* a taken flight waits 200 ms before writing */
+	assert_int_equal(setup_opts(state, &o), 0);
+	c = *state;
+	f = attach(c, "pf");
+	memset(w, 'A', sizeof(w));
+	assert_int_equal(pipeline_truncate(f, sizeof(w), NULL), 0);
+	t = write_at(f, 0, w, sizeof(w));
+	pipeline_file_flush(f);
+	wait_flushing(f);
+	assert_int_equal(pipeline_punch(f, 0, sizeof(w), false, &t), 0);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, z, sizeof(r));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "pf", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, z, sizeof(r));
+	pipeline_file_put(f);
+	teardown(state);
+}
+
+/* Zero range: allocated zeros in place and past the backing end, size unchanged. */
+static void test_pipeline_zero_range_allocates(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "zr");
+	uint8_t w[4 * CS], r[4 * CS];
+	uint64_t t;
+
+	fill(w, sizeof(w), 5);
+	t = write_at(f, 0, w, 2 * CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	write_at(f, 2 * CS, w + 2 * CS, 2 * CS);	/* queued, past the backing end */
+	assert_int_equal(pipeline_punch(f, CS, 2 * CS, true, &t), 0);
+	memset(w + CS, 0, 2 * CS);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	/* Past the end: reserved (allocated), the size stays. */
+	assert_int_equal(pipeline_punch(f, 4 * CS, 4 * CS, true, &t), 0);
+	assert_int_equal(pipeline_file_size(f), 4 * CS);
+	assert_true(backing_alloc(c, "zr") >= 8 * CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_size(c, "zr"), 4 * CS);
+	assert_int_equal(backing_read(c, "zr", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	assert_int_equal(pipeline_punch(f, 0, 0, false, NULL), -EINVAL);
+	pipeline_file_put(f);
+}
+
+/* A failed backing fallocate changes nothing; a file with a sticky error refuses. */
+static void test_pipeline_punch_errors(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "pe");
+	uint8_t w[2 * CS], r[2 * CS];
+	uint64_t t;
+
+	fill(w, sizeof(w), 6);
+	t = write_at(f, 0, w, CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	write_at(f, CS, w + CS, CS);
+	iofake_fail("fallocate", 1, -EIO);
+	assert_int_equal(pipeline_punch(f, 0, 2 * CS, false, NULL), -EIO);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	iofake_fail("fallocate", 1, -ENOSPC);
+	assert_int_equal(pipeline_punch(f, 0, 2 * CS, true, NULL), -ENOSPC);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	t = pipeline_file_ticket(f);
+	iofake_fail("fdatasync", 1, -EIO);
+	assert_int_equal(pipeline_wait(f, t, 0), -EIO);
+	assert_int_equal(pipeline_punch(f, 0, CS, false, NULL), -EIO);
+	assert_int_equal(pipeline_punch(f, 0, CS, true, NULL), -EIO);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	assert_int_equal(pipeline_stop(c->p), -EIO);
+	pipeline_file_put(f);
+}
+
 static uint64_t pick_off(unsigned *seed)
 {
 	unsigned r = (unsigned)rand_r(seed);
@@ -1354,6 +1485,13 @@ static void model_run(struct ctx *c, unsigned seed, unsigned nops)
 			if (ns < size)
 				memset(model + ns, 0, size - ns);
 			size = ns;
+		} else if (kind < 69) {
+			uint64_t off = pick_off(&seed);
+			uint64_t len = 1 + (uint64_t)rand_r(&seed) % (rand_r(&seed) % 2 ? 300 : 5 * CS);
+
+			assert_int_equal(pipeline_punch(f, off, len, rand_r(&seed) % 2, &t), 0);
+			if (off < size)
+				memset(model + off, 0, (size_t)min_u64(len, size - off));
 		} else if (kind < 90) {
 			uint64_t off = pick_off(&seed);
 			size_t len = 1 + (size_t)rand_r(&seed) % (2 * CS);
@@ -1563,6 +1701,12 @@ int main(int argc, char **argv)
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_sync_all_fsyncs_mtime_in_flight,
 						setup_delayed_take, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_punch_queued_and_backing, setup_slow,
+						teardown),
+		cmocka_unit_test(test_pipeline_punch_waits_for_flight),
+		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_allocates, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
