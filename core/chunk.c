@@ -527,6 +527,21 @@ int chunk_file_check_size(struct chunk_file *c, uint64_t size)
 	return 0;
 }
 
+int chunk_file_seek_data(struct chunk_file *c, uint64_t off, int hole, uint64_t *out)
+{
+	off_t r;
+
+	if (off > (uint64_t)INT64_MAX)
+		return -ENXIO;
+	r = c->io->lseek(c->fd, (off_t)off, hole ? SEEK_HOLE : SEEK_DATA);
+	if (r == -ENXIO)
+		return -ENXIO;		/* past EOF, or no data after @off: not a failure */
+	if (r < 0)
+		return err_set((int)r, hole ? "lseek (SEEK_HOLE)" : "lseek (SEEK_DATA)", cname(c));
+	*out = (uint64_t)r;
+	return 0;
+}
+
 int chunk_file_fallocate(struct chunk_file *c, int mode, uint64_t off, uint64_t len)
 {
 	int rc;

@@ -144,6 +144,12 @@ int chunk_file_grow(struct chunk_file *c, uint64_t nchunks);
 int chunk_file_check_size(struct chunk_file *c, uint64_t size);
 
 /*
+ * lseek(SEEK_DATA) (@hole 0) or lseek(SEEK_HOLE) (@hole 1) from byte @off: 0 and the offset
+ * in *@out, -ENXIO at or past EOF (and for SEEK_DATA when only a hole follows), or -errno.
+ */
+int chunk_file_seek_data(struct chunk_file *c, uint64_t off, int hole, uint64_t *out);
+
+/*
  * Reserves space for [off, off+len) with fallocate(FALLOC_FL_KEEP_SIZE), leaving the length
  * alone, so ENOSPC shows up now rather than when queued data is written. Returns 0 when the
  * backing FS does not support it (-EOPNOTSUPP is swallowed), -ENOSPC/-EDQUOT/... otherwise.

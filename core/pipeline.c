@@ -774,6 +774,82 @@ int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zer
 	return 0;
 }
 
+/* Under f->lock: whether chunk @index has queued or in-flight bytes. */
+static bool chunk_queued_locked(const struct pipeline_file *f, uint64_t index)
+{
+	return cmap_find(&f->open, index) || (f->in_flight && flight_find(f, index));
+}
+
+int pipeline_seek_data(struct pipeline_file *f, uint64_t off, bool hole, uint64_t *out)
+{
+	size_t cs = f->p->o.chunk_size;
+	uint64_t vis, x, r;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (off >= f->size) {
+		pthread_mutex_unlock(&f->lock);
+		return -ENXIO;
+	}
+	/* Backing bytes at or past this are stale (a truncate is pending) or past the end. */
+	vis = min64(f->size, f->open_trunc);
+	if (f->in_flight)
+		vis = min64(vis, f->flight_trunc);
+	if (!hole) {
+		/* The first data: the backing file's, or the first chunk with queued bytes
+		 * (counted whole: data where there is a hole is allowed, the reverse is not). */
+		x = UINT64_MAX;
+		if (off < vis) {
+			rc = chunk_file_seek_data(f->cf, off, 0, &r);
+			if (rc == 0 && r < vis)
+				x = r;
+		}
+		if (rc == 0 || rc == -ENXIO) {
+			rc = 0;
+			for (size_t i = 0; i < f->open.nb && f->open.n; i++)
+				for (struct pchunk *c = f->open.b[i]; c; c = c->hnext)
+					if ((c->index + 1) * cs > off)
+						x = min64(x, c->index * cs > off ? c->index * cs : off);
+			for (size_t k = 0; f->in_flight && k < f->nflight; k++)
+				if ((f->flight[k]->index + 1) * cs > off) {
+					uint64_t b = f->flight[k]->index * cs;
+
+					x = min64(x, b > off ? b : off);
+					break;	/* sorted: the first one past @off is the lowest */
+				}
+			if (x >= f->size)
+				rc = -ENXIO;
+		}
+	} else {
+		/* The first byte that is a hole in the backing file (or stale there) and in no
+		 * chunk with queued bytes; the end of the file at the latest. */
+		x = off;
+		while (rc == 0 && x < f->size) {
+			if (chunk_queued_locked(f, x / cs)) {
+				x = (x / cs + 1) * cs;
+				continue;
+			}
+			if (x >= vis)
+				break;
+			rc = chunk_file_seek_data(f->cf, x, 1, &r);
+			if (rc == -ENXIO) {
+				rc = 0;		/* the backing file ends before x: a hole */
+				break;
+			}
+			if (rc == 0 && r <= x)
+				break;
+			if (rc == 0)
+				x = min64(r, vis);
+		}
+		if (x > f->size)
+			x = f->size;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (rc == 0)
+		*out = x;
+	return rc;
+}
+
 void pipeline_file_set_mtime(struct pipeline_file *f, const struct timespec *mtime)
 {
 	pthread_mutex_lock(&f->lock);

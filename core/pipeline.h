@@ -154,6 +154,15 @@ int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket);
 int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zero,
 		   uint64_t *ticket);
 
+/*
+ * lseek(SEEK_DATA) (@hole false) or lseek(SEEK_HOLE) (@hole true) on the logical file from
+ * byte @off: the backing file's holes, with every chunk that has queued or in-flight bytes
+ * counted as data and stale backing bytes (past a pending truncate) as a hole. 0 and the
+ * offset in *@out; -ENXIO at or past the size, or for SEEK_DATA when only a hole follows;
+ * or the backing lseek's -errno.
+ */
+int pipeline_seek_data(struct pipeline_file *f, uint64_t off, bool hole, uint64_t *out);
+
 /* Sets the logical mtime (persisted to the backing file with the next batch). */
 void pipeline_file_set_mtime(struct pipeline_file *f, const struct timespec *mtime);
 

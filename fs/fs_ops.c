@@ -113,6 +113,7 @@ struct fs_inode {
 	int dentry_err;			/* protected by lock: sticky parent fsync failure */
 
 	atomic_bool meta_dirty;		/* mode/owner/times/links changed since the last fsync */
+	atomic_int nwopen;		/* open descriptors with write access (relaxed) */
 	atomic_bool err_logged;		/* relaxed: only limits logging to once */
 };
 
@@ -1653,6 +1654,17 @@ static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
  * handle. O_APPEND, O_SYNC, O_DSYNC and O_DIRECT are the kernel's and the WRITE handler's
  * business; none of them reaches a backing open.
  */
+/*
+ * Counts the open descriptors with write access (@d = 1 at open, -1 at release): while one
+ * exists, the kernel may hold dirty pages of a shared mapping that we cannot see, so lseek
+ * reports no holes (fs_op_lseek).
+ */
+static void wopen_add(struct fs_inode *i, const struct fuse_file_info *fi, int d)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		atomic_fetch_add_explicit(&i->nwopen, d, memory_order_relaxed);
+}
+
 static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *fi,
 		      fuse_req_t req)
 {
@@ -1682,6 +1694,7 @@ static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *
 	pthread_mutex_lock(&fs->lock);
 	i->nopen++;
 	pthread_mutex_unlock(&fs->lock);
+	wopen_add(i, fi, 1);
 	set_open_flags(fs, fi);
 	return 0;
 }
@@ -1697,8 +1710,10 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (fuse_reply_open(req, fi) != 0)
+	if (fuse_reply_open(req, fi) != 0) {
+		wopen_add(i, fi, -1);
 		inode_drop(fs, i, 0, 1, 0);	/* interrupted: no RELEASE will come */
+	}
 }
 
 static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -1736,8 +1751,10 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 			fuse_reply_err(req, -rc);
 			return;
 		}
-		if (fuse_reply_create(req, &e, fi) != 0)
+		if (fuse_reply_create(req, &e, fi) != 0) {
+			wopen_add(i, fi, -1);
 			inode_drop(fs, i, 1, 1, 0);
+		}
 		return;
 	}
 	if (fd == -EMFILE || fd == -ENFILE) {
@@ -1781,11 +1798,14 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	pthread_mutex_lock(&fs->lock);
 	i->nopen++;
 	pthread_mutex_unlock(&fs->lock);
+	wopen_add(i, fi, 1);
 	set_open_flags(fs, fi);
 	stat_fix(fs, i, &st);
 	entry_fill(fs, i, &st, &e);
-	if (fuse_reply_create(req, &e, fi) != 0)
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		wopen_add(i, fi, -1);
 		inode_drop(fs, i, 1, 1, 0);
+	}
 }
 
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -2023,7 +2043,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct fs_inode *i = ino_get(fs, ino);
 	bool last;
 
-	(void)fi;
+	if (i)
+		wopen_add(i, fi, -1);
 	/* The last descriptor: give back the space a growing file reserved past its end. */
 	pthread_mutex_lock(&fs->lock);
 	last = i && i->nopen == 1;
@@ -2167,6 +2188,50 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	if (rc == 0 && mode == 0 && end > pipeline_file_size(pf))
 		rc = pipeline_truncate(pf, end, NULL);
 	fuse_reply_err(req, -rc);
+}
+
+/*
+ * SEEK_DATA and SEEK_HOLE (the kernel answers the other whences itself), so that cp, tar
+ * --sparse and image tools keep a sparse file sparse: the backing file's holes, with queued
+ * chunks counted as data (pipeline_seek_data). While a descriptor with write access is open,
+ * a shared mapping may have dirty pages in the kernel that never reached us: then, like a
+ * filesystem without holes, all of the file is data.
+ */
+static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+			struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = ino_get(fs, ino);
+	struct pipeline_file *pf = inode_pf(i);
+	uint64_t out, size;
+	int rc;
+
+	(void)fi;
+	if (!pf) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	if (atomic_load_explicit(&i->nwopen, memory_order_relaxed) > 0) {
+		size = pipeline_file_size(pf);
+		if ((uint64_t)off >= size)
+			fuse_reply_err(req, ENXIO);
+		else
+			fuse_reply_lseek(req, whence == SEEK_DATA ? off : (off_t)size);
+		return;
+	}
+	rc = pipeline_seek_data(pf, (uint64_t)off, whence == SEEK_HOLE, &out);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, (off_t)out);
 }
 
 /* ---- directories ------------------------------------------------------------------------- */
@@ -2816,4 +2881,5 @@ const struct fuse_lowlevel_ops fs_op_table = {
 	.removexattr	= fs_op_removexattr,
 	.create		= fs_op_create,
 	.fallocate	= fs_op_fallocate,
+	.lseek		= fs_op_lseek,
 };

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
@@ -906,6 +907,52 @@ static void t_misc(void)
 	}
 	ft_ok("fallocate: mode 0, KEEP_SIZE, PUNCH_HOLE (blocks freed), ZERO_RANGE, "
 	      "COLLAPSE_RANGE EOPNOTSUPP");
+
+	ft_check("SEEK_DATA/SEEK_HOLE see a sparse file's holes, cp keeps it sparse, and a hole "
+		 "written through a shared mapping is never reported as a hole");
+	{
+		char src[PATH_MAX], dst[PATH_MAX];
+		struct stat sb;
+		char *map;
+		off_t d;
+		int rfd;
+
+		snprintf(src, sizeof(src), "%s", P("holes"));
+		snprintf(dst, sizeof(dst), "%s", P("holes2"));
+		fd = FT_SYS(open(src, O_CREAT | O_RDWR | O_TRUNC, 0644));
+		FT_SYS(ftruncate(fd, 4 << 20));
+		FT_SYS(pwrite(fd, "data", 4, 1 << 20));
+		FT_SYS(fsync(fd));
+		FT_SYS(close(fd));
+		rfd = FT_SYS(open(src, O_RDONLY));
+		d = lseek(rfd, 0, SEEK_DATA);
+		FT_ASSERT(d > 0 && d <= 1 << 20, "SEEK_DATA from 0: %lld", (long long)d);
+		d = lseek(rfd, 1 << 20, SEEK_HOLE);
+		FT_ASSERT(d > 1 << 20 && d < 2 << 20, "SEEK_HOLE from 1 MiB: %lld", (long long)d);
+		FT_SYS_ERR(lseek(rfd, 3 << 20, SEEK_DATA), ENXIO);
+		FT_SYS_ERR(lseek(rfd, 4 << 20, SEEK_HOLE), ENXIO);
+		FT_SYS(close(rfd));
+		FT_ASSERT(system(ft_fmt("cp '%s' '%s'", src, dst)) == 0, "cp failed");
+		FT_SYS(stat(B("holes2"), &sb));
+		FT_ASSERT(sb.st_size == 4 << 20 && sb.st_blocks <= 256,
+			  "cp of a 4 MiB file with 4 bytes of data: %lld blocks in the backing file",
+			  (long long)sb.st_blocks);
+		FT_ASSERT(system(ft_fmt("cmp -s '%s' '%s'", src, dst)) == 0, "the copy differs");
+		/* Dirty pages of a shared mapping stay in the kernel, unseen by the daemon, as long
+		 * as the mapping lives; its descriptor is writable, so no holes are reported. */
+		fd = FT_SYS(open(src, O_RDWR));
+		map = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		FT_ASSERT(map != MAP_FAILED, "mmap: %s", strerror(errno));
+		memcpy(map + (3 << 20), "mapped", 6);
+		rfd = FT_SYS(open(src, O_RDONLY));
+		d = lseek(rfd, (1 << 20) + 65536, SEEK_DATA);
+		FT_ASSERT(d >= 0 && d <= 3 << 20, "SEEK_DATA with a dirty mapping: %lld",
+			  (long long)d);
+		FT_SYS(close(rfd));
+		FT_SYS(munmap(map, 4 << 20));
+		FT_SYS(close(fd));
+	}
+	ft_ok("SEEK_DATA/SEEK_HOLE, cp of a sparse file, holes under a shared mapping");
 
 	ft_check("a name of f_namemax bytes can be created, one byte longer gives ENAMETOOLONG "
 		 "(req 38)");

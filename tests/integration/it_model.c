@@ -608,6 +608,66 @@ static void op_dontneed(int s)
 		ft_fail("posix_fadvise DONTNEED: %s", strerror(errno));
 }
 
+/*
+ * SEEK_DATA / SEEK_HOLE through a fresh read-only descriptor (with no writable one open, the
+ * holes are the real ones): data is never reported as a hole, so every byte SEEK_DATA skips
+ * and every byte of the hole SEEK_HOLE finds reads as zero in the model.
+ */
+static void op_seek(void)
+{
+	int n = pick_name(1), fd;
+	struct inode *ino;
+	size_t off, x, y;
+	off_t r;
+
+	if (n < 0)
+		return;
+	ino = names[n];
+	/* Usually close its descriptors first: with a writable one open, there are no holes. */
+	for (int s = 0; s < NFDS && rnd(4); s++)
+		if (fds[s].fd >= 0 && fds[s].ino == ino)
+			op_close(s);
+	off = pick_offset(ino->size, MAXSIZE + CHUNK);
+	logop("seek data/hole %s (inode %d) from %zu (size %zu, %d open)", name_of(n), ino->id,
+	      off, ino->size, ino->nopen);
+	fd = open(ft_fmt("%s/%s", mnt.mnt, name_of(n)), O_RDONLY);
+	if (fd < 0)
+		ft_fail("open %s: %s", name_of(n), strerror(errno));
+	r = lseek(fd, (off_t)off, SEEK_DATA);
+	if (off >= ino->size) {
+		if (r >= 0 || errno != ENXIO || lseek(fd, (off_t)off, SEEK_HOLE) >= 0 ||
+		    errno != ENXIO)
+			ft_fail("SEEK_DATA/HOLE at %zu past size %zu: not ENXIO", off, ino->size);
+		close(fd);
+		return;
+	}
+	if (r < 0 && errno != ENXIO)
+		ft_fail("SEEK_DATA at %zu: %s", off, strerror(errno));
+	x = r < 0 ? ino->size : (size_t)r;
+	if (x < off || x > ino->size)
+		ft_fail("SEEK_DATA at %zu gave %zu (size %zu)", off, x, ino->size);
+	for (size_t b = off; b < x; b++)
+		if (ino->data[b])
+			ft_fail("SEEK_DATA at %zu skipped data at %zu", off, b);
+	r = lseek(fd, (off_t)off, SEEK_HOLE);
+	if (r < 0 || (size_t)r < off || (size_t)r > ino->size)
+		ft_fail("SEEK_HOLE at %zu gave %lld (%s)", off, (long long)r, strerror(errno));
+	x = (size_t)r;
+	if (x < ino->size) {
+		r = lseek(fd, (off_t)x, SEEK_DATA);
+		if (r < 0 && errno != ENXIO)
+			ft_fail("SEEK_DATA at %zu: %s", x, strerror(errno));
+		y = r < 0 ? ino->size : (size_t)r;
+		if (y <= x)
+			ft_fail("SEEK_HOLE at %zu gave %zu, but SEEK_DATA there gives %zu", off, x, y);
+		for (size_t b = x; b < y; b++)
+			if (ino->data[b])
+				ft_fail("SEEK_HOLE at %zu: hole %zu..%zu holds data at %zu", off, x,
+					y, b);
+	}
+	close(fd);
+}
+
 static void step(void)
 {
 	int s = pick_fd();
@@ -648,6 +708,8 @@ static void step(void)
 		op_wronly_write();
 	else if (r < 81)
 		op_direct_read();
+	else if (r < 83)
+		op_seek();
 	else if (r < 85) {
 		n = pick_name(1);
 		if (n >= 0) {
@@ -666,16 +728,17 @@ static void step(void)
 static const char *mount_opts(void)
 {
 	/*
-	 * Cycle through a fast flusher, a slow one (data stays queued, so reads must come from
-	 * the queue) and a slow one with direct_io (no kernel page cache: every read and write
-	 * reaches the daemon).
+	 * Cycle through a fast flusher, a slow one (data stays queued, also after close, so
+	 * reads and lseek must come from the queue) and a slow one with direct_io (no kernel
+	 * page cache: every read and write reaches the daemon).
 	 */
 	switch (cycle % 3) {
 	case 0:
 		/* Files past 16 KiB reserve ahead and give it back at the last close. */
 		return "chunk_size=4096,flush_interval_ms=20,test_reserve_ahead_from=16384";
 	case 1:
-		return "chunk_size=4096,flush_interval_ms=10000,test_reserve_ahead_from=16384";
+		return "chunk_size=4096,flush_interval_ms=10000,test_reserve_ahead_from=16384,"
+		       "nosync_on_close";
 	default:
 		return "chunk_size=4096,flush_interval_ms=10000,direct_io";
 	}

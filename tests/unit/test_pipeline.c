@@ -1440,6 +1440,91 @@ static void test_pipeline_punch_errors(void **state)
 	pipeline_file_put(f);
 }
 
+/* ---- SEEK_DATA / SEEK_HOLE ----------------------------------------------------------- */
+
+static uint64_t seek_ok(struct pipeline_file *f, uint64_t off, bool hole)
+{
+	uint64_t out = UINT64_MAX;
+
+	assert_int_equal(pipeline_seek_data(f, off, hole, &out), 0);
+	return out;
+}
+
+/*
+ * Holes of the backing file, queued chunks as data, stale backing bytes past a pending
+ * truncate as a hole, ENXIO at the end, and the backing lseek's error passed on.
+ */
+static void test_pipeline_seek_data_hole(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "seek");
+	uint8_t w[CS];
+	uint64_t t, out;
+
+	fill(w, CS, 8);
+	/* Durable: data in chunk 2 of a 16-chunk file. */
+	assert_int_equal(pipeline_truncate(f, 16 * CS, NULL), 0);
+	t = write_at(f, 2 * CS, w, CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(seek_ok(f, 0, false), 2 * CS);
+	assert_int_equal(seek_ok(f, 0, true), 0);
+	assert_int_equal(seek_ok(f, 2 * CS + 5, true), 3 * CS);
+	assert_int_equal(pipeline_seek_data(f, 3 * CS, false, &out), -ENXIO);
+	assert_int_equal(seek_ok(f, 3 * CS, true), 3 * CS);
+	/* Queued: 100 bytes in chunk 7 and a chunk right after the durable one. */
+	write_at(f, 7 * CS + 50, w, 100);
+	write_at(f, 3 * CS, w, CS);
+	assert_int_equal(seek_ok(f, 3 * CS + 1, false), 3 * CS + 1);
+	assert_int_equal(seek_ok(f, 4 * CS, false), 7 * CS);
+	assert_int_equal(seek_ok(f, 2 * CS, true), 4 * CS);
+	assert_int_equal(seek_ok(f, 7 * CS, true), 8 * CS);
+	assert_int_equal(seek_ok(f, 15 * CS, true), 15 * CS);
+	assert_int_equal(pipeline_seek_data(f, 16 * CS, false, &out), -ENXIO);
+	assert_int_equal(pipeline_seek_data(f, 16 * CS, true, &out), -ENXIO);
+	/* Truncated to nothing and grown again, not yet written: all of it is a hole. */
+	assert_int_equal(pipeline_truncate(f, 0, NULL), 0);
+	assert_int_equal(pipeline_truncate(f, 16 * CS, &t), 0);
+	assert_int_equal(pipeline_seek_data(f, 0, false, &out), -ENXIO);
+	assert_int_equal(seek_ok(f, 0, true), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(pipeline_seek_data(f, 0, false, &out), -ENXIO);
+	/* The backing lseek failing. */
+	t = write_at(f, 2 * CS, w, CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	iofake_fail("lseek", 1, -EIO);
+	assert_int_equal(pipeline_seek_data(f, 0, false, &out), -EIO);
+	pipeline_file_put(f);
+}
+
+/* A chunk in flight is data too, before and after it lands. */
+static void test_pipeline_seek_sees_in_flight(void **state)
+{
+	struct pipeline_opts o;
+	struct ctx *c;
+	struct pipeline_file *f;
+	uint8_t w[CS];
+	uint64_t t;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.flush_delay_us = 200000;
+	assert_int_equal(setup_opts(state, &o), 0);
+	c = *state;
+	f = attach(c, "sf");
+	fill(w, CS, 9);
+	assert_int_equal(pipeline_truncate(f, 8 * CS, NULL), 0);
+	t = write_at(f, 5 * CS, w, CS);
+	pipeline_file_flush(f);
+	wait_flushing(f);
+	assert_int_equal(seek_ok(f, 0, false), 5 * CS);
+	assert_int_equal(seek_ok(f, 5 * CS, true), 6 * CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(seek_ok(f, 0, false), 5 * CS);
+	assert_int_equal(seek_ok(f, 5 * CS, true), 6 * CS);
+	pipeline_file_put(f);
+	teardown(state);
+}
+
 static uint64_t pick_off(unsigned *seed)
 {
 	unsigned r = (unsigned)rand_r(seed);
@@ -1492,6 +1577,39 @@ static void model_run(struct ctx *c, unsigned seed, unsigned nops)
 			assert_int_equal(pipeline_punch(f, off, len, rand_r(&seed) % 2, &t), 0);
 			if (off < size)
 				memset(model + off, 0, (size_t)min_u64(len, size - off));
+		} else if (kind < 72) {
+			/* Data is never reported as a hole: bytes skipped by SEEK_DATA, and the
+			 * hole SEEK_HOLE lands on, read as zeros. */
+			uint64_t off = pick_off(&seed), x;
+			int rc = pipeline_seek_data(f, off, false, &x);
+
+			if (off >= size) {
+				assert_int_equal(rc, -ENXIO);
+				assert_int_equal(pipeline_seek_data(f, off, true, &x), -ENXIO);
+				continue;
+			}
+			if (rc == -ENXIO)
+				x = size;
+			else
+				assert_int_equal(rc, 0);
+			assert_true(x >= off && x <= size);
+			for (uint64_t b = off; b < x; b++)
+				assert_int_equal(model[b], 0);
+			assert_int_equal(pipeline_seek_data(f, off, true, &x), 0);
+			assert_true(x >= off && x <= size);
+			if (x < size) {
+				/* The hole runs to the next data: all of it zeros. */
+				uint64_t y;
+
+				rc = pipeline_seek_data(f, x, false, &y);
+				if (rc == -ENXIO)
+					y = size;
+				else
+					assert_int_equal(rc, 0);
+				assert_true(y > x && y <= size);
+				for (uint64_t b = x; b < y; b++)
+					assert_int_equal(model[b], 0);
+			}
 		} else if (kind < 90) {
 			uint64_t off = pick_off(&seed);
 			size_t len = 1 + (size_t)rand_r(&seed) % (2 * CS);
@@ -1707,6 +1825,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_allocates, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_seek_data_hole, setup_slow, teardown),
+		cmocka_unit_test(test_pipeline_seek_sees_in_flight),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
