@@ -6,6 +6,7 @@
  * session goes multi-threaded; killpriv is read by worker threads afterwards (acquire).
  */
 #include "fs_chan.h"
+#include "fs_mounts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PATH_MAX_MI 4096
 
 static uint64_t init_unique;		/* INIT's unique; see above */
 static bool init_offered;		/* the kernel offered FUSE_HANDLE_KILLPRIV_V2 */
@@ -26,46 +26,15 @@ static atomic_int killpriv;		/* release on set, acquire on read */
 static char ra_path[64];		/* set before the session runs; "" if none */
 static unsigned ra_kb;			/* likewise */
 
-/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /* Finds the sysfs read-ahead file of the mount at @mountpoint; 0 or -errno. */
 static int find_bdi(const char *mountpoint, char *path, size_t len)
 {
-	char line[4096], dev[32] = "";
-	FILE *mi = fopen("/proc/self/mountinfo", "re");
+	unsigned major, minor;
+	int rc = fs_mounts_self_dev(mountpoint, &major, &minor);
 
-	if (!mi)
-		return -errno;
-	/* "id parent major:minor root mountpoint ...": the last match is the newest mount. */
-	while (fgets(line, sizeof(line), mi)) {
-		char mdev[32], root[PATH_MAX_MI], mnt[PATH_MAX_MI];
-
-		if (sscanf(line, "%*u %*u %31s %4095s %4095s", mdev, root, mnt) != 3)
-			continue;
-		unescape(mnt);
-		if (!strcmp(mnt, mountpoint))
-			snprintf(dev, sizeof(dev), "%s", mdev);
-	}
-	fclose(mi);
-	if (!dev[0])
-		return -ENOENT;
-	snprintf(path, len, "/sys/class/bdi/%s/read_ahead_kb", dev);
-	return 0;
+	if (rc == 0)
+		snprintf(path, len, "/sys/class/bdi/%u:%u/read_ahead_kb", major, minor);
+	return rc;
 }
 
 static void set_readahead(void)

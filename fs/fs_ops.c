@@ -1637,6 +1637,17 @@ out:
 
 /* ---- files ------------------------------------------------------------------------------- */
 
+/*
+ * Counts the open descriptors with write access (@d = 1 at open, -1 at release): while one
+ * exists, the kernel may hold dirty pages of a shared mapping that we cannot see, so lseek
+ * reports no holes (fs_op_lseek).
+ */
+static void wopen_add(struct fs_inode *i, const struct fuse_file_info *fi, int d)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		atomic_fetch_add_explicit(&i->nwopen, d, memory_order_relaxed);
+}
+
 static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
 {
 	fi->fh = 0;
@@ -1654,17 +1665,6 @@ static void set_open_flags(struct fs *fs, struct fuse_file_info *fi)
  * handle. O_APPEND, O_SYNC, O_DSYNC and O_DIRECT are the kernel's and the WRITE handler's
  * business; none of them reaches a backing open.
  */
-/*
- * Counts the open descriptors with write access (@d = 1 at open, -1 at release): while one
- * exists, the kernel may hold dirty pages of a shared mapping that we cannot see, so lseek
- * reports no holes (fs_op_lseek).
- */
-static void wopen_add(struct fs_inode *i, const struct fuse_file_info *fi, int d)
-{
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		atomic_fetch_add_explicit(&i->nwopen, d, memory_order_relaxed);
-}
-
 static int open_inode(struct fs *fs, struct fs_inode *i, struct fuse_file_info *fi,
 		      fuse_req_t req)
 {

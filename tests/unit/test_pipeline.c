@@ -1311,6 +1311,17 @@ static void test_pipeline_wait_written_before_sync(void **state)
 /* Offsets near chunk edges are where the range, gap and mask logic has its corners. */
 /* ---- punch hole and zero range ------------------------------------------------------- */
 
+/* Only waits and kicks start flights, and a taken flight waits 200 ms before writing. */
+static int setup_slow_flight(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.flush_delay_us = 200000;
+	return setup_opts(state, &o);
+}
+
 /*
  * Queued bytes in the range are dropped (a chunk wholly inside), trimmed (cut at an edge) or
  * zeroed (cut in the middle); the backing range is freed; bytes outside stay.
@@ -1354,18 +1365,11 @@ static void test_pipeline_punch_queued_and_backing(void **state)
  */
 static void test_pipeline_punch_waits_for_flight(void **state)
 {
-	struct pipeline_opts o;
-	struct ctx *c;
-	struct pipeline_file *f;
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "pf");
 	uint8_t w[2 * CS], r[2 * CS], z[2 * CS] = { 0 };
 	uint64_t t;
 
-	opts_for_test(&o);
-	o.flush_interval_ms = 60000;
-	o.flush_delay_us = 200000;	/* a taken flight waits 200 ms before writing */
-	assert_int_equal(setup_opts(state, &o), 0);
-	c = *state;
-	f = attach(c, "pf");
 	memset(w, 'A', sizeof(w));
 	assert_int_equal(pipeline_truncate(f, sizeof(w), NULL), 0);
 	t = write_at(f, 0, w, sizeof(w));
@@ -1378,7 +1382,6 @@ static void test_pipeline_punch_waits_for_flight(void **state)
 	assert_int_equal(backing_read(c, "pf", 0, r, sizeof(r)), sizeof(r));
 	assert_memory_equal(r, z, sizeof(r));
 	pipeline_file_put(f);
-	teardown(state);
 }
 
 /* Zero range: allocated zeros in place and past the backing end, size unchanged. */
@@ -1499,18 +1502,11 @@ static void test_pipeline_seek_data_hole(void **state)
 /* A chunk in flight is data too, before and after it lands. */
 static void test_pipeline_seek_sees_in_flight(void **state)
 {
-	struct pipeline_opts o;
-	struct ctx *c;
-	struct pipeline_file *f;
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "sf");
 	uint8_t w[CS];
 	uint64_t t;
 
-	opts_for_test(&o);
-	o.flush_interval_ms = 60000;
-	o.flush_delay_us = 200000;
-	assert_int_equal(setup_opts(state, &o), 0);
-	c = *state;
-	f = attach(c, "sf");
 	fill(w, CS, 9);
 	assert_int_equal(pipeline_truncate(f, 8 * CS, NULL), 0);
 	t = write_at(f, 5 * CS, w, CS);
@@ -1522,7 +1518,6 @@ static void test_pipeline_seek_sees_in_flight(void **state)
 	assert_int_equal(seek_ok(f, 0, false), 5 * CS);
 	assert_int_equal(seek_ok(f, 5 * CS, true), 6 * CS);
 	pipeline_file_put(f);
-	teardown(state);
 }
 
 static uint64_t pick_off(unsigned *seed)
@@ -1821,12 +1816,14 @@ int main(int argc, char **argv)
 						setup_delayed_take, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_queued_and_backing, setup_slow,
 						teardown),
-		cmocka_unit_test(test_pipeline_punch_waits_for_flight),
+		cmocka_unit_test_setup_teardown(test_pipeline_punch_waits_for_flight,
+						setup_slow_flight, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_allocates, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_data_hole, setup_slow, teardown),
-		cmocka_unit_test(test_pipeline_seek_sees_in_flight),
+		cmocka_unit_test_setup_teardown(test_pipeline_seek_sees_in_flight, setup_slow_flight,
+						teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
 		cmocka_unit_test(test_pipeline_random_model_slow_sync),
 		cmocka_unit_test_setup_teardown(test_pipeline_crash_sigkill_keeps_acked, setup,
