@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -228,18 +229,46 @@ struct collect {
 	size_t max, n;
 };
 
+static size_t id_add(struct fs_file_id *out, size_t n, size_t max, dev_t dev, ino_t ino)
+{
+	for (size_t k = 0; k < n; k++)
+		if (out[k].dev == dev && out[k].ino == ino)
+			return n;
+	if (n < max) {
+		out[n].dev = dev;
+		out[n].ino = ino;
+		n++;
+	}
+	return n;
+}
+
+size_t fs_mounts_add_path(int dirfd, const char *path, struct fs_file_id *out, size_t n,
+			  size_t max)
+{
+	char *p = strdup(path), *slash;
+	struct stat st;
+
+	if (!p)
+		return n;
+	for (slash = p; *p;) {
+		slash = strchr(slash, '/');
+		if (slash)
+			*slash = '\0';
+		if (fstatat(dirfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			n = id_add(out, n, max, st.st_dev, st.st_ino);
+		if (!slash)
+			break;
+		*slash++ = '/';
+	}
+	free(p);
+	return n;
+}
+
 static void collect_cb(const char *path, void *arg)
 {
 	struct collect *c = arg;
-	struct stat st;
 
-	if (c->n >= c->max)
-		return;
-	if (fstatat(c->dirfd, *path ? path : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return;
-	c->out[c->n].dev = st.st_dev;
-	c->out[c->n].ino = st.st_ino;
-	c->n++;
+	c->n = fs_mounts_add_path(c->dirfd, path, c->out, c->n, c->max);
 }
 
 /* The namespace's number from a /proc/PID/ns/mnt link ("mnt:[4026531841]"), or 0. */
@@ -302,6 +331,43 @@ size_t fs_mounts_covered(int backing_dirfd, unsigned major, unsigned minor,
 	while (d && c.n < max && (de = readdir(d)))
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
 			scan_ns(procfd, de->d_name, &seen, major, minor, &c);
+	if (d)
+		closedir(d);
+	close(procfd);
+	return c.n;
+}
+
+/* Adds @pid's link @what ("cwd", "root") if it leads into device @major:@minor. */
+static void pin_link(int procfd, const char *pid, const char *what, unsigned major,
+		     unsigned minor, struct collect *c)
+{
+	char path[NAME_MAX + 16];
+	struct statx stx;
+
+	snprintf(path, sizeof(path), "%s/%s", pid, what);
+	if (statx(procfd, path, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0 &&
+	    stx.stx_dev_major == major && stx.stx_dev_minor == minor)
+		c->n = id_add(c->out, c->n, c->max, FS_DEV_ANY, (ino_t)stx.stx_ino);
+}
+
+size_t fs_procs_pinned(unsigned major, unsigned minor, struct fs_file_id *out, size_t max)
+{
+	struct collect c = { .dirfd = -1, .out = out, .max = max, .n = 0 };
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), dfd;
+	struct dirent *de;
+	DIR *d;
+
+	if (procfd < 0)
+		return 0;
+	dfd = dup(procfd);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d && dfd >= 0)
+		close(dfd);
+	while (d && c.n < max && (de = readdir(d)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9') {
+			pin_link(procfd, de->d_name, "cwd", major, minor, &c);
+			pin_link(procfd, de->d_name, "root", major, minor, &c);
+		}
 	if (d)
 		closedir(d);
 	close(procfd);

@@ -25,9 +25,11 @@
 
 /* A backing file, as the inode table keys it. */
 struct fs_file_id {
-	dev_t dev;
+	dev_t dev;		/* FS_DEV_ANY: any device (known by inode number only) */
 	ino_t ino;
 };
+
+#define FS_DEV_ANY ((dev_t)-1)
 
 /*
  * The device ("major:minor" of mountinfo) of the last mount in @text whose mount point is
@@ -49,11 +51,30 @@ size_t fs_mountinfo_covered(const char *text, unsigned major, unsigned minor,
 
 /*
  * Reads /proc/PID/mountinfo of one process per mount namespace (the daemon's own first) and
- * stores in @out, up to @max, the backing (dev, ino) of every covered name, looked up from
- * @backing_dirfd without following a final symlink. Names missing in the backing tree are
- * left out. Returns the number stored.
+ * stores in @out, up to @max, the backing (dev, ino) of every covered name and of every
+ * directory above it (invalidating a directory detaches the mounts anywhere below it),
+ * looked up from @backing_dirfd without following a final symlink. Names missing in the
+ * backing tree are left out. Returns the number stored.
  */
 size_t fs_mounts_covered(int backing_dirfd, unsigned major, unsigned minor,
 			 struct fs_file_id *out, size_t max);
+
+/*
+ * Appends to @out[0..@n) (up to @max entries, no duplicates) the (dev, ino) of @path,
+ * relative to @dirfd and not followed if a symlink, and of every directory above it below
+ * @dirfd; names that do not exist are left out. Returns the new count.
+ */
+size_t fs_mounts_add_path(int dirfd, const char *path, struct fs_file_id *out, size_t n,
+			  size_t max);
+
+/*
+ * Stores in @out, up to @max, the directories of the filesystem with device @major:@minor
+ * that a process uses as its working or root directory (/proc/PID/cwd and /proc/PID/root of
+ * every process the caller may inspect), as (FS_DEV_ANY, inode number the mount reports).
+ * An invalidated name of such a directory would make getcwd() fail with ENOENT. Attributes
+ * are not refreshed (AT_STATX_DONT_SYNC), so no request reaches a FUSE server. Returns the
+ * number stored.
+ */
+size_t fs_procs_pinned(unsigned major, unsigned minor, struct fs_file_id *out, size_t max);
 
 #endif

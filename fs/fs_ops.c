@@ -102,9 +102,10 @@ struct fs_inode {
 	atomic_int pf_rdonly;		/* the published pf was opened O_RDONLY */
 	struct pipeline_file *pf_retired;	/* protected by lock */
 	char name[FS_NAME_LEN];		/* protected by lock */
-	/* The name the kernel last reached it by, for fs_reclaim_pick(); protected by lock.
+	/* The name the kernel last reached it by, for fs_reclaim_pick(); written under lock
+	 * (dent_parent atomically, so that the reclaim can read it under fs->lock alone).
 	 * Not maintained for the root. */
-	fuse_ino_t dent_parent;
+	_Atomic fuse_ino_t dent_parent;
 	char *dent_name;
 	uint64_t stamp;			/* protected by fs->lock: fs->lookups at the last lookup */
 	struct fs_inode *dparents[FS_DIRTY_PARENTS];	/* protected by lock; each holds nref */
@@ -176,7 +177,7 @@ static void inode_set_name(struct fs *fs, struct fs_inode *i, struct fs_inode *d
 
 	pthread_mutex_lock(&i->lock);
 	snprintf(i->name, sizeof(i->name), "%s", name);
-	i->dent_parent = ino_of(fs, dir);
+	atomic_store_explicit(&i->dent_parent, ino_of(fs, dir), memory_order_relaxed);
 	if (!i->dent_name || strcmp(i->dent_name, name) != 0) {
 		dup = strdup(name);
 		if (dup) {
@@ -630,9 +631,35 @@ static int cand_cmp(const void *a, const void *b)
 static bool in_skip(const struct fs_inode *i, const struct fs_file_id *skip, size_t nskip)
 {
 	for (size_t k = 0; k < nskip; k++)
-		if (skip[k].dev == i->dev && skip[k].ino == i->ino)
+		if ((skip[k].dev == i->dev || skip[k].dev == FS_DEV_ANY) && skip[k].ino == i->ino)
 			return true;
 	return false;
+}
+
+static int ino_cmp(const void *a, const void *b)
+{
+	fuse_ino_t x = *(const fuse_ino_t *)a, y = *(const fuse_ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * fs->lock held. The sorted node ids of the directories that are the parent of a name the
+ * kernel caches (into @out, room for fs->ninodes); returns how many. A directory that is
+ * not among them is a leaf of the kernel's cached tree: invalidating it drops no cached
+ * name below it and detaches no mount below it.
+ */
+static size_t cached_parents(struct fs *fs, fuse_ino_t *out)
+{
+	size_t n = 0, k;
+
+	for (k = 0; k < fs->nbuckets; k++)
+		for (struct fs_inode *i = fs->buckets[k]; i; i = i->hnext)
+			if (i->nlookup && n < fs->ninodes)
+				out[n++] = atomic_load_explicit(&i->dent_parent,
+								memory_order_relaxed);
+	qsort(out, n, sizeof(*out), ino_cmp);
+	return n;
 }
 
 size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max,
@@ -640,19 +667,31 @@ size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max,
 {
 	struct reclaim_cand *c;
 	struct fs_inode *i;
-	size_t n = 0, k, got = 0;
+	fuse_ino_t *parents, id;
+	size_t n = 0, k, got = 0, np;
 
 	pthread_mutex_lock(&fs->lock);
 	c = malloc((fs->ninodes + 1) * sizeof(*c));
-	if (!c) {
+	parents = malloc((fs->ninodes + 1) * sizeof(*parents));
+	if (!c || !parents) {
 		pthread_mutex_unlock(&fs->lock);
+		free(c);
+		free(parents);
 		return 0;
 	}
+	np = cached_parents(fs, parents);
 	for (k = 0; k < fs->nbuckets; k++)
-		for (i = fs->buckets[k]; i; i = i->hnext)
-			if (i != fs->root && !S_ISDIR(i->type) && i->nlookup && !i->nopen &&
-			    !i->keep && !i->idle && n <= fs->ninodes && !in_skip(i, skip, nskip))
-				c[n++] = (struct reclaim_cand){ i->stamp, i };
+		for (i = fs->buckets[k]; i; i = i->hnext) {
+			if (i == fs->root || !i->nlookup || i->nopen || i->keep || i->idle ||
+			    n > fs->ninodes || in_skip(i, skip, nskip))
+				continue;
+			id = ino_of(fs, i);
+			if (S_ISDIR(i->type) &&
+			    bsearch(&id, parents, np, sizeof(*parents), ino_cmp))
+				continue;
+			c[n++] = (struct reclaim_cand){ i->stamp, i };
+		}
+	free(parents);
 	qsort(c, n, sizeof(*c), cand_cmp);
 	if (n > max)
 		n = max;
@@ -667,7 +706,8 @@ size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max,
 		i = c[k].i;
 		pthread_mutex_lock(&i->lock);
 		if (i->dent_name && strlen(i->dent_name) < sizeof(out[got].name)) {
-			out[got].parent = i->dent_parent;
+			out[got].parent = atomic_load_explicit(&i->dent_parent,
+							       memory_order_relaxed);
 			strcpy(out[got].name, i->dent_name);
 			got++;
 		}

@@ -17,13 +17,15 @@
 #define RECLAIM_RESERVE		256	/* descriptors kept for everything but inodes */
 #define RECLAIM_SETTLE_MS	5	/* after a pass: FORGETs arrive meanwhile */
 #define RECLAIM_IDLE_MS		1000	/* nothing reclaimable: look again after this */
-#define COVERED_MAX		1024	/* files with a mount on top that are never picked */
+#define COVERED_MAX		4096	/* names never picked: mounts, working directories */
 #define COVERED_TTL_MS		1000	/* how long a read of the mount tables is trusted */
 
 /*
- * The files something is mounted on (fs_mounts.h): invalidating such a name would detach
- * the mount. Read from the mount tables at most once per COVERED_TTL_MS, so a storm of
- * creates costs one read per second, not one per pass.
+ * The names never to invalidate (fs_mounts.h): those something is mounted on and the
+ * directories above them (invalidating would detach the mount), and the directories that
+ * processes work in or are rooted in (their getcwd() would fail with ENOENT). Read from
+ * /proc at most once per COVERED_TTL_MS, so a storm of creates costs one read per second,
+ * not one per pass.
  */
 struct covered {
 	struct fs_file_id id[COVERED_MAX];
@@ -46,8 +48,13 @@ static void covered_refresh(struct fs *fs, struct covered *cv)
 	if (!cv->dev_known)
 		cv->dev_known = fs_mounts_self_dev(fs->opts.mountpoint, &cv->major,
 						   &cv->minor) == 0;
-	cv->n = cv->dev_known ? fs_mounts_covered(store_dirfd(fs->store), cv->major, cv->minor,
-						  cv->id, COVERED_MAX) : 0;
+	cv->n = 0;
+	if (cv->dev_known) {
+		cv->n = fs_mounts_covered(store_dirfd(fs->store), cv->major, cv->minor, cv->id,
+					  COVERED_MAX);
+		cv->n += fs_procs_pinned(cv->major, cv->minor, cv->id + cv->n,
+					 COVERED_MAX - cv->n);
+	}
 }
 
 void fs_deadline_in(struct timespec *ts, long ms)

@@ -10,10 +10,13 @@
  * A FUSE inode the kernel no longer references is evicted at once (and FORGET sent), so the
  * fix is to make the kernel drop cached names: when the inode table passes a high
  * watermark, a reclaim thread asks the kernel to invalidate the least recently looked-up
- * names of files nobody has open (fuse_lowlevel_notify_inval_entry), down to a low
- * watermark. Directories are never invalidated (a process's working directory would read
- * as deleted), nor is a file something is mounted on (the kernel's d_invalidate() detaches
- * mounts on the name: a bind mount over a file in the mount would vanish; fs_mounts.h). What the kernel still uses (an mmap, a path walk in progress) stays; a file
+ * names nobody has open (fuse_lowlevel_notify_inval_entry), down to a low watermark.
+ * Never invalidated: a directory the kernel still caches a name under (the kernel's
+ * d_invalidate() would drop the cached tree below it and detach any mount in it; leaves go
+ * first, so a tree of directories is reclaimed from the bottom up), a name something is
+ * mounted on and every directory above it (a bind mount over a file in the mount would
+ * vanish; fs_mounts.h), a process's working or root directory (getcwd() would fail with
+ * ENOENT). What the kernel still uses (an mmap, a path walk in progress) stays; a file
  * with data not yet durable stays in the table after its FORGET until the data is durable.
  * Invalidation only drops caches: the next access looks the name up again.
  */

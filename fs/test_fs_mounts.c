@@ -2,15 +2,21 @@
  * test_fs_mounts: which names of a FUSE mount have mounts on top of them, from mountinfo
  * text (fs_mounts.h): plain and nested bind mounts, a bind mount of a subdirectory of the
  * FUSE filesystem (root other than "/"), the kernel's \ooo escapes, a mount over the whole
- * mount point, lookalike prefixes and other filesystems' mounts, which must not count.
+ * mount point, lookalike prefixes and other filesystems' mounts, which must not count; the
+ * directories above a covered name; processes' working directories.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <cmocka.h>
 
 #include "fs_mounts.h"
@@ -114,12 +120,89 @@ static void test_garbage(void **state)
 	assert_int_equal(fs_mountinfo_dev("garbage", "/m", &ma, &mi), -ENOENT);
 }
 
+static bool has_id(const struct fs_file_id *ids, size_t n, dev_t dev, ino_t ino)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ids[k].dev == dev && ids[k].ino == ino)
+			return true;
+	return false;
+}
+
+/* A covered name brings every directory above it (not the base itself), once each. */
+static void test_add_path(void **state)
+{
+	char base[] = "/tmp/test_fs_mounts.XXXXXX";
+	struct fs_file_id ids[8];
+	struct stat a, ab, abc, ax;
+	size_t n;
+	int dfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	dfd = open(base, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkdirat(dfd, "a", 0755), 0);
+	assert_int_equal(mkdirat(dfd, "a/b", 0755), 0);
+	assert_int_equal(mkdirat(dfd, "a/b/c", 0755), 0);
+	assert_int_equal(mkdirat(dfd, "a/x", 0755), 0);
+	assert_int_equal(fstatat(dfd, "a", &a, 0), 0);
+	assert_int_equal(fstatat(dfd, "a/b", &ab, 0), 0);
+	assert_int_equal(fstatat(dfd, "a/b/c", &abc, 0), 0);
+	assert_int_equal(fstatat(dfd, "a/x", &ax, 0), 0);
+
+	n = fs_mounts_add_path(dfd, "a/b/c", ids, 0, 8);
+	assert_int_equal(n, 3);
+	assert_true(has_id(ids, n, a.st_dev, a.st_ino));
+	assert_true(has_id(ids, n, ab.st_dev, ab.st_ino));
+	assert_true(has_id(ids, n, abc.st_dev, abc.st_ino));
+	/* a shared ancestor is not added twice; a missing name adds only its ancestors */
+	n = fs_mounts_add_path(dfd, "a/x", ids, n, 8);
+	assert_int_equal(n, 4);
+	assert_true(has_id(ids, n, ax.st_dev, ax.st_ino));
+	assert_int_equal(fs_mounts_add_path(dfd, "a/b/gone", ids, n, 8), 4);
+	/* the root of the tree ("") adds nothing; @max is respected */
+	assert_int_equal(fs_mounts_add_path(dfd, "", ids, 0, 8), 0);
+	assert_int_equal(fs_mounts_add_path(dfd, "a/b/c", ids, 0, 2), 2);
+
+	unlinkat(dfd, "a/b/c", AT_REMOVEDIR);
+	unlinkat(dfd, "a/b", AT_REMOVEDIR);
+	unlinkat(dfd, "a/x", AT_REMOVEDIR);
+	unlinkat(dfd, "a", AT_REMOVEDIR);
+	close(dfd);
+	assert_int_equal(rmdir(base), 0);
+}
+
+/* This process's own working directory is found, by inode number, on its device only. */
+static void test_procs_pinned(void **state)
+{
+	char base[] = "/tmp/test_fs_mounts.XXXXXX", old[4096];
+	struct fs_file_id ids[256];
+	struct stat st;
+	size_t n;
+
+	(void)state;
+	assert_non_null(getcwd(old, sizeof(old)));
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(chdir(base), 0);
+	assert_int_equal(stat(".", &st), 0);
+	n = fs_procs_pinned(major(st.st_dev), minor(st.st_dev), ids, 256);
+	assert_true(n >= 1);
+	assert_true(has_id(ids, n, FS_DEV_ANY, st.st_ino));
+	/* a device nobody works on */
+	assert_int_equal(fs_procs_pinned(4095, 1048575, ids, 256), 0);
+	assert_int_equal(fs_procs_pinned(major(st.st_dev), minor(st.st_dev), ids, 0), 0);
+	assert_int_equal(chdir(old), 0);
+	assert_int_equal(rmdir(base), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_covered),
 		cmocka_unit_test(test_dev),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_add_path),
+		cmocka_unit_test(test_procs_pinned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,6 +66,7 @@ mount --bind "$T/over.src" "$M/over" || ft_fail "bind mount over $M/over"
 unshare -m --propagation private sh -c \
 	"mount --bind '$T/over2.src' '$M/over2' && echo ready >'$T/ns.ready' && exec sleep 600" &
 NSPID=$!
+FT_BG+=("$NSPID")
 ft_wait_until 10 test -s "$T/ns.ready" || ft_fail "the namespace's bind mount did not come up"
 ft_assert_eq "$(cat "$M/over")" "from the host" "the bind mount in this namespace"
 ft_assert_eq "$(nsenter -t $NSPID -m cat "$M/over2")" "from a namespace" "the bind mount in the other"

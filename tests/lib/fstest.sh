@@ -33,6 +33,7 @@ FT_FAKE=${FT_FAKE:-}
 declare -A FT_PID=()		# mountpoint -> daemon pid
 declare -A FT_LOG=()		# mountpoint -> daemon log file
 FT_MOUNTS=()			# every mountpoint mount_fs was asked for, in order
+FT_BG=()			# background helpers a test started: killed first at cleanup
 FT_NLOG=0
 
 ft_say() { printf '# %s\n' "$*"; }
@@ -254,6 +255,9 @@ ft_cleanup()
 {
 	local rc=$? m pid
 	trap - EXIT INT TERM HUP
+	for pid in "${FT_BG[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
 	for m in "${FT_MOUNTS[@]}"; do
 		if mountpoint -q -- "$m" 2>/dev/null; then
 			if ft_fake; then
