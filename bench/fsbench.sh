@@ -30,8 +30,13 @@
 #
 # Usage: bench/fsbench.sh [--quick] [--rounds=N] [--size-mb=N] [--seconds=N] [--base=DIR]
 #                         [--frozenfs=PATH] [--wbench=PATH] [--opts=MOUNT_OPTIONS] [--no-fio]
+#                         [--passthrough[=PATH]]
 #   --quick       128 MiB sequential file and 2 s random-write runs (default 1 GiB, 5 s)
 #   --extra       the measurements listed above; --big adds the 8 GiB file
+#   --passthrough mount libfuse's example passthrough_ll (default options: write-through,
+#                 1 s timeouts) instead of frozenfs, as the reference FUSE filesystem the
+#                 targets are set against; built as build/bench/passthrough_ll from
+#                 libfuse3-dev's examples. Its column is still headed "frozenfs".
 #   defaults for the binaries: build/fs/frozenfs and build/bench/wbench, then build-it/...
 # Needs root (drop_caches, FUSE). fio is optional (apt-get install fio).
 
@@ -41,6 +46,7 @@ SIZE_MB=1024
 SECS=5
 BASE=
 FROZENFS=
+PASSTHROUGH=
 WBENCH=
 OPTS=
 USE_FIO=1
@@ -57,6 +63,8 @@ for a in "$@"; do
 	--seconds=*) SECS=${a#*=} ;;
 	--base=*) BASE=${a#*=} ;;
 	--frozenfs=*) FROZENFS=${a#*=} ;;
+	--passthrough) PASSTHROUGH=default ;;
+	--passthrough=*) PASSTHROUGH=${a#*=} ;;
 	--wbench=*) WBENCH=${a#*=} ;;
 	--opts=*) OPTS=${a#*=} ;;
 	--no-fio) USE_FIO=0 ;;
@@ -76,6 +84,10 @@ pick() {
 	done
 	return 1
 }
+if [ "$PASSTHROUGH" = default ]; then
+	PASSTHROUGH=$(pick "$TOP/build/bench/passthrough_ll" "$TOP/build-it/bench/passthrough_ll") ||
+		die "passthrough_ll not found: install libfuse3-dev and rebuild, or pass --passthrough=PATH"
+fi
 [ -n "$FROZENFS" ] || FROZENFS=$(pick "$TOP/build/fs/frozenfs" "$TOP/build-it/fs/frozenfs") ||
 	die "frozenfs binary not found: build it or pass --frozenfs=PATH"
 [ -n "$WBENCH" ] || WBENCH=$(pick "$TOP/build/bench/wbench" "$TOP/build-it/bench/wbench") ||
@@ -120,7 +132,9 @@ cleanup()
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -n "$OPTS" ]; then
+if [ -n "$PASSTHROUGH" ]; then
+	"$PASSTHROUGH" -f -o source="$STORE" "$MNT" 2>"$BASE/daemon.log" &
+elif [ -n "$OPTS" ]; then
 	"$FROZENFS" -f -o "$OPTS" "$STORE" "$MNT" 2>"$BASE/daemon.log" &
 else
 	"$FROZENFS" -f "$STORE" "$MNT" 2>"$BASE/daemon.log" &
@@ -217,7 +231,7 @@ WORKLOADS=(
 
 declare -A R
 echo "# fsbench: $ROUNDS rounds, ${SIZE_MB} MiB sequential file, ${SECS} s random runs, base $BASE ($fstype)"
-echo "# frozenfs: $FROZENFS ${OPTS:+-o $OPTS}; wbench: $WBENCH; fio: $([ "$HAVE_FIO" = 1 ] && fio --version || echo no)"
+echo "# frozenfs: ${PASSTHROUGH:-$FROZENFS ${OPTS:+-o $OPTS}}; wbench: $WBENCH; fio: $([ "$HAVE_FIO" = 1 ] && fio --version || echo no)"
 for r in $(seq 1 "$ROUNDS"); do
 	for i in "${!WORKLOADS[@]}"; do
 		IFS='|' read -r name fn unit kind <<<"${WORKLOADS[$i]}"

@@ -2881,8 +2881,9 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 /*
- * Not implemented on purpose: lseek and copy_file_range (DURABILITY.md requirement 9: the
- * backing file does not hold queued data), flock/getlk/setlk (the kernel handles locks
+ * Not implemented on purpose: copy_file_range (DURABILITY.md requirement 9: the backing file
+ * does not hold queued data; the kernel then copies through READ and WRITE, which see it;
+ * lseek does, through pipeline_seek_data()), flock/getlk/setlk (the kernel handles locks
  * locally, which is right for a single-host mount), access (default_permissions or the
  * backing checks at open), write_buf (plain write copies once, which the pipeline does
  * anyway).

@@ -32,16 +32,7 @@ LIMIT=1024
 NDIRS=3000
 mkdir -p "$S" "$M" "$SRC"
 
-# The daemon, started through a wrapper that lowers its limit; setpriv and prlimit exec, so
-# the pid mount_fs records is the daemon's.
-REAL=$FROZENFS
-FROZENFS=$T/frozenfs-limited
-cat >"$FROZENFS" <<WRAP
-#!/bin/sh
-exec setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource -- \\
-	prlimit --nofile=$LIMIT:$LIMIT -- "$REAL" "\$@"
-WRAP
-chmod +x "$FROZENFS"
+ft_limit_fds "$LIMIT"
 
 ft_check "a source tree of $NDIRS directories, a file in every tenth"
 for i in $(seq 1 $NDIRS); do

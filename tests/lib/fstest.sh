@@ -136,6 +136,21 @@ ft_assert_same_tree()
 	ft_ok "$3 ($(printf '%s\n' "$ma" | grep -c '^f ') files)"
 }
 
+# ft_limit_fds N: from now on mount_fs starts the daemon with RLIMIT_NOFILE N and without
+# CAP_SYS_RESOURCE, so it cannot raise the limit itself. setpriv and prlimit exec, so the
+# pid mount_fs records is the daemon's. Needs setpriv and prlimit (util-linux).
+ft_limit_fds()
+{
+	local real=$FROZENFS
+	FROZENFS=$FT_TMP/frozenfs-limited
+	cat >"$FROZENFS" <<WRAP
+#!/bin/sh
+exec setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource -- \\
+	prlimit --nofile=$1:$1 -- "$real" "\$@"
+WRAP
+	chmod +x "$FROZENFS"
+}
+
 # ft_init [DAEMON]: find the daemon, check FUSE, make FT_TMP, install the cleanup trap.
 ft_init()
 {
