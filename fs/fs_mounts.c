@@ -223,6 +223,8 @@ int fs_mounts_self_dev(const char *mountpoint, unsigned *major, unsigned *minor)
 	return rc;
 }
 
+static DIR *opendir_at(int dirfd, const char *path);
+
 struct collect {
 	int dirfd;
 	struct fs_file_id *out;
@@ -317,17 +319,14 @@ size_t fs_mounts_covered(int backing_dirfd, unsigned major, unsigned minor,
 {
 	struct collect c = { .dirfd = backing_dirfd, .out = out, .max = max, .n = 0 };
 	struct ns_seen seen = { .n = 0 };
-	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), dfd;
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 
 	if (procfd < 0)
 		return 0;
 	scan_ns(procfd, "self", &seen, major, minor, &c);
-	dfd = dup(procfd);
-	d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d && dfd >= 0)
-		close(dfd);
+	d = opendir_at(procfd, ".");
 	while (d && c.n < max && (de = readdir(d)))
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
 			scan_ns(procfd, de->d_name, &seen, major, minor, &c);
@@ -337,37 +336,66 @@ size_t fs_mounts_covered(int backing_dirfd, unsigned major, unsigned minor,
 	return c.n;
 }
 
-/* Adds @pid's link @what ("cwd", "root") if it leads into device @major:@minor. */
-static void pin_link(int procfd, const char *pid, const char *what, unsigned major,
+/* Adds @dir/@what ("cwd", "root" of a task) if it leads into device @major:@minor. */
+static void pin_link(int dirfd, const char *dir, const char *what, unsigned major,
 		     unsigned minor, struct collect *c)
 {
 	char path[NAME_MAX + 16];
 	struct statx stx;
 
-	snprintf(path, sizeof(path), "%s/%s", pid, what);
-	if (statx(procfd, path, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0 &&
+	snprintf(path, sizeof(path), "%s/%s", dir, what);
+	if (statx(dirfd, path, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0 &&
 	    stx.stx_dev_major == major && stx.stx_dev_minor == minor)
 		c->n = id_add(c->out, c->n, c->max, FS_DEV_ANY, (ino_t)stx.stx_ino);
+}
+
+/* A directory stream for @path under @dirfd, or NULL. */
+static DIR *opendir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/* Every thread of process @pid: a thread that called unshare(CLONE_FS) has its own cwd. */
+static void pin_process(int procfd, const char *pid, unsigned major, unsigned minor,
+			struct collect *c)
+{
+	char path[NAME_MAX + 16];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/task", pid);
+	d = opendir_at(procfd, path);
+	if (!d) {
+		pin_link(procfd, pid, "cwd", major, minor, c);
+		pin_link(procfd, pid, "root", major, minor, c);
+		return;
+	}
+	while (c->n < c->max && (de = readdir(d)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9') {
+			pin_link(dirfd(d), de->d_name, "cwd", major, minor, c);
+			pin_link(dirfd(d), de->d_name, "root", major, minor, c);
+		}
+	closedir(d);
 }
 
 size_t fs_procs_pinned(unsigned major, unsigned minor, struct fs_file_id *out, size_t max)
 {
 	struct collect c = { .dirfd = -1, .out = out, .max = max, .n = 0 };
-	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), dfd;
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 
 	if (procfd < 0)
 		return 0;
-	dfd = dup(procfd);
-	d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d && dfd >= 0)
-		close(dfd);
+	d = opendir_at(procfd, ".");
 	while (d && c.n < max && (de = readdir(d)))
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9') {
-			pin_link(procfd, de->d_name, "cwd", major, minor, &c);
-			pin_link(procfd, de->d_name, "root", major, minor, &c);
-		}
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+			pin_process(procfd, de->d_name, major, minor, &c);
 	if (d)
 		closedir(d);
 	close(procfd);

@@ -69,8 +69,8 @@ size_t fs_mounts_add_path(int dirfd, const char *path, struct fs_file_id *out, s
 
 /*
  * Stores in @out, up to @max, the directories of the filesystem with device @major:@minor
- * that a process uses as its working or root directory (/proc/PID/cwd and /proc/PID/root of
- * every process the caller may inspect), as (FS_DEV_ANY, inode number the mount reports).
+ * that a thread uses as its working or root directory (/proc/PID/task/TID/cwd and root of
+ * every thread the caller may inspect), as (FS_DEV_ANY, inode number the mount reports).
  * An invalidated name of such a directory would make getcwd() fail with ENOENT. Attributes
  * are not refreshed (AT_STATX_DONT_SYNC), so no request reaches a FUSE server. Returns the
  * number stored.

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -172,6 +174,30 @@ static void test_add_path(void **state)
 	assert_int_equal(rmdir(base), 0);
 }
 
+struct cwd_thread {
+	const char *dir;
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int state;		/* 0 starting, 1 in @dir (or -errno), 2 told to exit */
+};
+
+/* A thread with a working directory of its own (unshare(CLONE_FS), as Samba's workers do). */
+static void *cwd_thread_main(void *arg)
+{
+	struct cwd_thread *t = arg;
+	int rc = 1;
+
+	if (unshare(CLONE_FS) < 0 || chdir(t->dir) < 0)
+		rc = -errno;
+	pthread_mutex_lock(&t->m);
+	t->state = rc;
+	pthread_cond_broadcast(&t->c);
+	while (t->state != 2)
+		pthread_cond_wait(&t->c, &t->m);
+	pthread_mutex_unlock(&t->m);
+	return NULL;
+}
+
 /* This process's own working directory is found, by inode number, on its device only. */
 static void test_procs_pinned(void **state)
 {
@@ -188,6 +214,33 @@ static void test_procs_pinned(void **state)
 	n = fs_procs_pinned(major(st.st_dev), minor(st.st_dev), ids, 256);
 	assert_true(n >= 1);
 	assert_true(has_id(ids, n, FS_DEV_ANY, st.st_ino));
+	/* a thread's own working directory, elsewhere than the process's */
+	{
+		char tdir[] = "/tmp/test_fs_mounts.XXXXXX";
+		struct cwd_thread t = { .dir = tdir, .state = 0 };
+		struct stat tst;
+		pthread_t th;
+
+		assert_non_null(mkdtemp(tdir));
+		assert_int_equal(stat(tdir, &tst), 0);
+		pthread_mutex_init(&t.m, NULL);
+		pthread_cond_init(&t.c, NULL);
+		assert_int_equal(pthread_create(&th, NULL, cwd_thread_main, &t), 0);
+		pthread_mutex_lock(&t.m);
+		while (t.state == 0)
+			pthread_cond_wait(&t.c, &t.m);
+		pthread_mutex_unlock(&t.m);
+		assert_int_equal(t.state, 1);
+		n = fs_procs_pinned(major(tst.st_dev), minor(tst.st_dev), ids, 256);
+		assert_true(has_id(ids, n, FS_DEV_ANY, tst.st_ino));
+		assert_true(has_id(ids, n, FS_DEV_ANY, st.st_ino));
+		pthread_mutex_lock(&t.m);
+		t.state = 2;
+		pthread_cond_broadcast(&t.c);
+		pthread_mutex_unlock(&t.m);
+		pthread_join(th, NULL);
+		assert_int_equal(rmdir(tdir), 0);
+	}
 	/* a device nobody works on */
 	assert_int_equal(fs_procs_pinned(4095, 1048575, ids, 256), 0);
 	assert_int_equal(fs_procs_pinned(major(st.st_dev), minor(st.st_dev), ids, 0), 0);

@@ -151,6 +151,16 @@ WRAP
 	chmod +x "$FROZENFS"
 }
 
+# ft_assert_no_fd_shortage MNT WHEN: the daemon of MNT never logged running out of
+# descriptors (WHEN names the phase in the message).
+ft_assert_no_fd_shortage()
+{
+	local log=${FT_LOG[$1]}
+	grep -q "out of file descriptors" "$log" &&
+		ft_fail "$2, the daemon ran out of descriptors: $(grep -m1 'out of file' "$log")"
+	ft_ok "no descriptor shortage logged $2"
+}
+
 # ft_init [DAEMON]: find the daemon, check FUSE, make FT_TMP, install the cleanup trap.
 ft_init()
 {
