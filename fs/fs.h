@@ -100,8 +100,8 @@ struct fs_dentry_ref {
  * Fills @out with up to @max names that the kernel caches but nobody has open, least
  * recently looked up first: files, and directories under which the kernel caches no name
  * (leaves of the cached tree, so that no mount below one is detached), leaving out the
- * inodes in @skip (@nskip of them: names a mount sits on and the directories above them,
- * processes' working and root directories). Takes fs->lock and inode locks; any thread but
+ * inodes in @skip (@nskip of them, sorted by fs_file_id_sort(): names a mount sits on and
+ * the directories above them, threads' working and root directories). Takes fs->lock and inode locks; any thread but
  * a FUSE request handler's. Returns the count.
  */
 size_t fs_reclaim_pick(struct fs *fs, struct fs_dentry_ref *out, size_t max,

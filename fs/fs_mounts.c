@@ -225,6 +225,20 @@ int fs_mounts_self_dev(const char *mountpoint, unsigned *major, unsigned *minor)
 
 static DIR *opendir_at(int dirfd, const char *path);
 
+static int id_cmp(const void *a, const void *b)
+{
+	const struct fs_file_id *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->dev < y->dev ? -1 : x->dev > y->dev;
+}
+
+void fs_file_id_sort(struct fs_file_id *ids, size_t n)
+{
+	qsort(ids, n, sizeof(*ids), id_cmp);
+}
+
 struct collect {
 	int dirfd;
 	struct fs_file_id *out;

@@ -31,6 +31,9 @@ struct fs_file_id {
 
 #define FS_DEV_ANY ((dev_t)-1)
 
+/* Sorts @ids by inode number (then device), for a binary search by inode number. */
+void fs_file_id_sort(struct fs_file_id *ids, size_t n);
+
 /*
  * The device ("major:minor" of mountinfo) of the last mount in @text whose mount point is
  * @mountpoint (an absolute path, as the kernel prints it before escaping). 0, or -ENOENT.

@@ -628,10 +628,21 @@ static int cand_cmp(const void *a, const void *b)
 	return x->stamp < y->stamp ? -1 : x->stamp > y->stamp;
 }
 
+/* @skip is sorted by inode number (fs_file_id_sort()): a binary search, then the equals. */
 static bool in_skip(const struct fs_inode *i, const struct fs_file_id *skip, size_t nskip)
 {
-	for (size_t k = 0; k < nskip; k++)
-		if ((skip[k].dev == i->dev || skip[k].dev == FS_DEV_ANY) && skip[k].ino == i->ino)
+	size_t lo = 0, hi = nskip;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (skip[mid].ino < i->ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < nskip && skip[lo].ino == i->ino; lo++)
+		if (skip[lo].dev == i->dev || skip[lo].dev == FS_DEV_ANY)
 			return true;
 	return false;
 }

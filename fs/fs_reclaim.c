@@ -54,6 +54,7 @@ static void covered_refresh(struct fs *fs, struct covered *cv)
 					  COVERED_MAX);
 		cv->n += fs_procs_pinned(cv->major, cv->minor, cv->id + cv->n,
 					 COVERED_MAX - cv->n);
+		fs_file_id_sort(cv->id, cv->n);	/* fs_reclaim_pick() searches it */
 	}
 }
 

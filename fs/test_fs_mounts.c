@@ -248,6 +248,23 @@ static void test_procs_pinned(void **state)
 	assert_int_equal(rmdir(base), 0);
 }
 
+/* The reclaim's binary search needs the ids ordered by inode number first. */
+static void test_id_sort(void **state)
+{
+	struct fs_file_id ids[] = {
+		{ 7, 30 }, { FS_DEV_ANY, 10 }, { 3, 30 }, { 7, 10 }, { 1, 20 },
+	};
+
+	(void)state;
+	fs_file_id_sort(ids, 5);
+	assert_int_equal(ids[0].ino, 10);
+	assert_int_equal(ids[0].dev, 7);
+	assert_true(ids[1].ino == 10 && ids[1].dev == FS_DEV_ANY);
+	assert_true(ids[2].ino == 20 && ids[2].dev == 1);
+	assert_true(ids[3].ino == 30 && ids[3].dev == 3);
+	assert_true(ids[4].ino == 30 && ids[4].dev == 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_add_path),
 		cmocka_unit_test(test_procs_pinned),
+		cmocka_unit_test(test_id_sort),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
