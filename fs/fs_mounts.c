@@ -223,7 +223,16 @@ int fs_mounts_self_dev(const char *mountpoint, unsigned *major, unsigned *minor)
 	return rc;
 }
 
-static DIR *opendir_at(int dirfd, const char *path);
+/* A directory stream for @path under @dirfd, or NULL. */
+static DIR *opendir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
 
 static int id_cmp(const void *a, const void *b)
 {
@@ -361,17 +370,6 @@ static void pin_link(int dirfd, const char *dir, const char *what, unsigned majo
 	if (statx(dirfd, path, AT_STATX_DONT_SYNC, STATX_INO, &stx) == 0 &&
 	    stx.stx_dev_major == major && stx.stx_dev_minor == minor)
 		c->n = id_add(c->out, c->n, c->max, FS_DEV_ANY, (ino_t)stx.stx_ino);
-}
-
-/* A directory stream for @path under @dirfd, or NULL. */
-static DIR *opendir_at(int dirfd, const char *path)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-
-	if (!d && fd >= 0)
-		close(fd);
-	return d;
 }
 
 /* Every thread of process @pid: a thread that called unshare(CLONE_FS) has its own cwd. */
