@@ -821,25 +821,36 @@ int pipeline_seek_data(struct pipeline_file *f, uint64_t off, bool hole, uint64_
 				rc = -ENXIO;
 		}
 	} else {
-		/* The first byte that is a hole in the backing file (or stale there) and in no
-		 * chunk with queued bytes; the end of the file at the latest. */
+		/*
+		 * The first byte that is a hole in the backing file (or stale there) and in no
+		 * chunk with queued bytes; the end of the file at the latest. A hole counts only
+		 * from a chunk boundary: one that starts inside a chunk starts at the backing
+		 * file's end or at a pending truncate, inside a block that becomes data as soon as
+		 * a flight extends the file past it, and a SEEK_DATA after that flight would find
+		 * data where this answer put a hole (it_model caught it).
+		 */
 		x = off;
 		while (rc == 0 && x < f->size) {
 			if (chunk_queued_locked(f, x / cs)) {
 				x = (x / cs + 1) * cs;
 				continue;
 			}
-			if (x >= vis)
-				break;
-			rc = chunk_file_seek_data(f->cf, x, 1, &r);
-			if (rc == -ENXIO) {
-				rc = 0;		/* the backing file ends before x: a hole */
-				break;
+			if (x < vis) {
+				rc = chunk_file_seek_data(f->cf, x, 1, &r);
+				if (rc == -ENXIO) {
+					rc = 0;		/* the backing file ends before x */
+					r = x;
+				}
+				if (rc == 0 && r > x) {
+					x = min64(r, vis);
+					continue;
+				}
 			}
-			if (rc == 0 && r <= x)
-				break;
-			if (rc == 0)
-				x = min64(r, vis);
+			if (rc == 0 && x % cs) {
+				x = round_up64(x, cs);
+				continue;
+			}
+			break;
 		}
 		if (x > f->size)
 			x = f->size;

@@ -1499,6 +1499,32 @@ static void test_pipeline_seek_data_hole(void **state)
 	pipeline_file_put(f);
 }
 
+/*
+ * A hole never starts inside a chunk. The backing file ends inside chunk 0 while a write
+ * two chunks on is queued; once that write lands, the block holding the old end is data
+ * (it_model caught SEEK_HOLE answering the old end, then SEEK_DATA there finding data).
+ */
+static void test_pipeline_seek_hole_at_backing_end(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "eof");
+	uint8_t w[CS];
+	uint64_t t;
+
+	fill(w, CS, 10);
+	t = write_at(f, 0, w, CS / 2 + 3);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(seek_ok(f, 0, true), CS / 2 + 3);	/* the end of the file */
+	t = write_at(f, 2 * CS + 7, w, 10);
+	assert_int_equal(seek_ok(f, 0, true), CS);
+	assert_int_equal(seek_ok(f, CS, false), 2 * CS);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(seek_ok(f, 0, true), CS);
+	assert_int_equal(seek_ok(f, CS, false), 2 * CS);
+	assert_int_equal(seek_ok(f, 2 * CS, true), 2 * CS + 17);
+	pipeline_file_put(f);
+}
+
 /* A chunk in flight is data too, before and after it lands. */
 static void test_pipeline_seek_sees_in_flight(void **state)
 {
@@ -1822,6 +1848,8 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_data_hole, setup_slow, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_seek_hole_at_backing_end, setup_slow,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_sees_in_flight, setup_slow_flight,
 						teardown),
 		cmocka_unit_test(test_pipeline_random_model_fast_flusher),
