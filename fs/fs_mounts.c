@@ -223,6 +223,12 @@ int fs_mounts_self_dev(const char *mountpoint, unsigned *major, unsigned *minor)
 	return rc;
 }
 
+/* A /proc entry naming a process or thread (the rest are files like "self" or "meminfo"). */
+static bool is_pid(const char *name)
+{
+	return name[0] >= '1' && name[0] <= '9';
+}
+
 /* A directory stream for @path under @dirfd, or NULL. */
 static DIR *opendir_at(int dirfd, const char *path)
 {
@@ -351,7 +357,7 @@ size_t fs_mounts_covered(int backing_dirfd, unsigned major, unsigned minor,
 	scan_ns(procfd, "self", &seen, major, minor, &c);
 	d = opendir_at(procfd, ".");
 	while (d && c.n < max && (de = readdir(d)))
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+		if (is_pid(de->d_name))
 			scan_ns(procfd, de->d_name, &seen, major, minor, &c);
 	if (d)
 		closedir(d);
@@ -388,7 +394,7 @@ static void pin_process(int procfd, const char *pid, unsigned major, unsigned mi
 		return;
 	}
 	while (c->n < c->max && (de = readdir(d)))
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9') {
+		if (is_pid(de->d_name)) {
 			pin_link(dirfd(d), de->d_name, "cwd", major, minor, c);
 			pin_link(dirfd(d), de->d_name, "root", major, minor, c);
 		}
@@ -406,7 +412,7 @@ size_t fs_procs_pinned(unsigned major, unsigned minor, struct fs_file_id *out, s
 		return 0;
 	d = opendir_at(procfd, ".");
 	while (d && c.n < max && (de = readdir(d)))
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+		if (is_pid(de->d_name))
 			pin_process(procfd, de->d_name, major, minor, &c);
 	if (d)
 		closedir(d);
