@@ -486,8 +486,20 @@ out:
 	return rc;
 }
 
+static int fill_copy(void *arg, void *dst, size_t len)
+{
+	memcpy(dst, arg, len);
+	return 0;
+}
+
 int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const void *src,
 		   size_t len, uint64_t *ticket)
+{
+	return pipeline_write_from(f, index, off, len, fill_copy, (void *)src, ticket);
+}
+
+int pipeline_write_from(struct pipeline_file *f, uint64_t index, size_t off, size_t len,
+			pipeline_fill_fn fill, void *arg, uint64_t *ticket)
 {
 	struct pipeline *p = f->p;
 	size_t cs = p->o.chunk_size;
@@ -566,6 +578,9 @@ int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const vo
 			fresh->buf = buf;
 			fresh->lo = (uint32_t)off;
 			fresh->hi = (uint32_t)(off + len);
+			rc = fill(arg, (uint8_t *)buf + off, len);
+			if (rc < 0)
+				goto fail_fresh;
 			rc = cmap_insert(&f->open, fresh);
 			if (rc < 0)
 				goto fail_fresh;
@@ -587,13 +602,17 @@ int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const vo
 			if (rc < 0)
 				goto fail_locked;
 		}
+		/* The range grows only over filled bytes; a failed fill may leave part of the
+		 * new bytes inside the old range (a torn, failed write) but never garbage. */
+		rc = fill(arg, (uint8_t *)c->buf + off, len);
+		if (rc < 0)
+			goto fail_locked;
 		if (off < c->lo)
 			c->lo = (uint32_t)off;
 		if (off + len > c->hi)
 			c->hi = (uint32_t)(off + len);
 	}
 
-	memcpy((uint8_t *)c->buf + off, src, len);
 	if (end > f->size)
 		f->size = end;
 	set_mtime_now_locked(f);

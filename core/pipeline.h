@@ -118,6 +118,21 @@ int pipeline_write(struct pipeline_file *f, uint64_t index, size_t off, const vo
 		   size_t len, uint64_t *ticket);
 
 /*
+ * Fills @len bytes at @dst, the queued buffer itself (one copy for sources that are not
+ * memory, such as a pipe). Called with the file's lock held: it must not call into the
+ * pipeline. Returns 0, or -errno with err_set() detail.
+ */
+typedef int (*pipeline_fill_fn)(void *arg, void *dst, size_t len);
+
+/*
+ * pipeline_write() with the bytes produced by @fill(@arg, ...) instead of copied from memory.
+ * If @fill fails, its error is returned and nothing is queued beyond what the file's queued
+ * range already held (those bytes may hold part of the new data: a torn, failed write).
+ */
+int pipeline_write_from(struct pipeline_file *f, uint64_t index, size_t off, size_t len,
+			pipeline_fill_fn fill, void *arg, uint64_t *ticket);
+
+/*
  * Reads up to @len bytes at byte @off of the logical file into @dst: queued data first, then
  * in-flight, then the backing file, zeros for holes. Returns the count (short only at the
  * logical EOF, 0 at or past it) or -errno.

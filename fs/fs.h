@@ -35,6 +35,7 @@
 #endif
 
 struct fs_inode;
+struct fs_dir;
 
 /* The whole mount; the libfuse userdata. */
 struct fs {
@@ -73,6 +74,8 @@ struct fs {
 	size_t nbuckets;		/* protected by lock */
 	size_t ninodes;			/* protected by lock */
 	struct fs_inode *idle;		/* protected by lock: forgotten, data not yet durable */
+	struct fs_dir *dirs;		/* protected by lock: open directory handles (a
+					   RELEASEDIR still queued at unmount never comes) */
 	unsigned nunlinked;		/* protected by lock: unlinked inodes still held */
 	pthread_cond_t freed;		/* broadcast (under lock) when nunlinked drops, and
 					 * when an inode is freed while fd_waiters */

@@ -108,11 +108,20 @@ static ssize_t chan_splice_send(int fdin, off_t *offin, int fdout, off_t *offout
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
+/* WRITE requests spliced from /dev/fuse into libfuse's pipe (fs_op_write_buf). */
+static ssize_t chan_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+				   unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
 int fs_chan_install(struct fuse_session *se, const char *mountpoint, unsigned readahead_kb)
 {
 	static const struct fuse_custom_io io = {
 		.read = chan_read,
 		.writev = chan_writev,
+		.splice_receive = chan_splice_receive,
 		.splice_send = chan_splice_send,
 	};
 

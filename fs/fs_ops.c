@@ -65,7 +65,14 @@
 
 #define FS_NAME_LEN		64	/* last name of an inode, for messages (truncated) */
 #define FS_DIRTY_PARENTS	4	/* parents remembered per inode; beyond: syncfs */
-#define FS_MAX_WRITE		(1u << 20)
+/*
+ * Largest WRITE: 1 MiB less a page, so that libfuse's request buffer (max_write plus a 4 KiB
+ * header) is exactly 1 MiB and fits the pipe a WRITE is spliced into without CAP_SYS_RESOURCE
+ * (fs.pipe-max-size, 1 MiB by default); with a full 1 MiB every request would be read(2)
+ * into the buffer and copied again (fs_op_write_buf).
+ */
+#define FS_MAX_WRITE		((1u << 20) - (4u << 10))
+#define FS_BLKSIZE_MAX		(1u << 20)	/* st_blksize: the chunk size, at most this */
 /*
  * Largest READ answered by splicing: libfuse needs a pipe of the reply plus 16 KiB, and
  * without CAP_SYS_RESOURCE a pipe is at most fs.pipe-max-size (1 MiB by default); a larger
@@ -122,6 +129,7 @@ struct fs_dir {
 	DIR *dp;
 	struct dirent *entry;		/* read but not yet returned */
 	off_t offset;
+	struct fs_dir *prev, *next;	/* fs->dirs, under fs->lock */
 };
 
 /* Context of an asynchronous durability wait; freed by the callback. */
@@ -766,6 +774,14 @@ int fs_inodes_fini(struct fs *fs)
 
 	if (!fs->buckets)
 		return 0;
+	/* RELEASEDIRs the kernel had queued when the mount went away (they are dropped). */
+	while (fs->dirs) {
+		struct fs_dir *d = fs->dirs;
+
+		fs->dirs = d->next;
+		closedir(d->dp);
+		free(d);
+	}
 	for (k = 0; k < fs->nbuckets; k++) {
 		struct fs_inode *i, *next;
 
@@ -910,8 +926,8 @@ static void stat_fix(struct fs *fs, struct fs_inode *i, struct stat *st)
 		if (st->st_blocks < q)
 			st->st_blocks = q;
 	}
-	st->st_blksize = (blksize_t)(fs->chunk_size < FS_MAX_WRITE ? fs->chunk_size
-								    : FS_MAX_WRITE);
+	st->st_blksize = (blksize_t)(fs->chunk_size < FS_BLKSIZE_MAX ? fs->chunk_size
+								      : FS_BLKSIZE_MAX);
 }
 
 static int inode_stat(struct fs *fs, struct fs_inode *i, struct stat *st)
@@ -1153,6 +1169,13 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* READ replies spliced from the backing file (fs_op_read). */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	/*
+	 * WRITE data spliced from /dev/fuse into a pipe (page references), then read once into
+	 * the queued chunk buffer (fs_op_write_buf). libfuse falls back to read(2) for threads
+	 * whose pipe cannot grow to a whole request (above pipe-max-size without privilege).
+	 */
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
 	/* libfuse derives max_pages from max_write (1 MiB: 256 pages) and sizes its buffers. */
 	conn->max_write = FS_MAX_WRITE;
 	/*
@@ -1951,8 +1974,49 @@ static void reply_when_durable(fuse_req_t req, struct pipeline_file *pf, uint64_
 		fuse_reply_err(req, 0);
 }
 
-static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-			off_t off, struct fuse_file_info *fi)
+/*
+ * Where a WRITE's bytes are: in libfuse's request buffer, or still in the pipe libfuse spliced
+ * the request into (FUSE_CAP_SPLICE_READ). From the pipe they are read straight into the
+ * queued chunk buffer: one copy, where reading /dev/fuse into the request buffer and copying
+ * that into the chunk buffer made two.
+ */
+struct wsrc {
+	const char *mem;	/* NULL: the bytes are in the pipe @fd */
+	int fd;
+	size_t taken;		/* bytes read from the pipe so far */
+};
+
+/* pipeline_fill_fn for a pipe source: the request is all in the pipe, so it never waits. */
+static int fill_from_pipe(void *arg, void *dst, size_t len)
+{
+	struct wsrc *s = arg;
+	char *d = dst;
+
+	while (len) {
+		ssize_t r = read(s->fd, d, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)	/* EAGAIN or EOF: bytes missing from the request */
+			return err_set(-EIO, "read (WRITE request pipe)", NULL);
+		s->taken += (size_t)r;
+		d += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int write_piece(struct pipeline_file *pf, const struct fs_map_piece *p, struct wsrc *src,
+		       size_t done, uint64_t *t)
+{
+	if (src->mem)
+		return pipeline_write(pf, p->index, p->off, src->mem + done, p->len, t);
+	return pipeline_write_from(pf, p->index, p->off, p->len, fill_from_pipe, src, t);
+}
+
+/* The WRITE itself, from either source; replies. */
+static void do_write(fuse_req_t req, fuse_ino_t ino, struct wsrc *src, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = ino_get(fs, ino);
@@ -1993,9 +2057,12 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	}
 	fs_map_iter_init(&it, &fs->map, (uint64_t)off, size);
 	while (fs_map_next(&it, &p)) {
-		rc = pipeline_write(pf, p.index, p.off, buf + done, p.len, &t);
-		if (rc == -ENOSPC && wait_unlinked(fs))
-			rc = pipeline_write(pf, p.index, p.off, buf + done, p.len, &t);
+		size_t taken = src->taken;
+
+		rc = write_piece(pf, &p, src, done, &t);
+		/* ENOSPC comes from the reservation, before any byte is taken from @src. */
+		if (rc == -ENOSPC && src->taken == taken && wait_unlinked(fs))
+			rc = write_piece(pf, &p, src, done, &t);
 		if (rc < 0)
 			break;
 		ticket = t;
@@ -2019,6 +2086,48 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 		return;
 	}
 	fuse_reply_write(req, done);
+}
+
+/*
+ * WRITE (write_buf, so that libfuse can hand over a spliced request). A pipe that is not
+ * read to its end (an error before or during the copy) is reset by libfuse afterwards.
+ */
+static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+			    struct fuse_file_info *fi)
+{
+	size_t size = fuse_buf_size(bufv);
+	const struct fuse_buf *b = &bufv->buf[bufv->idx];
+	struct wsrc src = { .mem = NULL, .fd = -1, .taken = 0 };
+	void *copy = NULL;
+
+	if (bufv->count - bufv->idx == 1 && !(b->flags & FUSE_BUF_IS_FD)) {
+		src.mem = (const char *)b->mem + bufv->off;
+	} else if (bufv->count - bufv->idx == 1 && !(b->flags & FUSE_BUF_FD_SEEK) &&
+		   bufv->off == 0) {
+		src.fd = b->fd;
+	} else {
+		/* Not what libfuse 3.14 produces; copied once into memory to stay correct. */
+		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+		ssize_t r;
+
+		copy = malloc(size ? size : 1);
+		if (!copy) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		dst.buf[0].mem = copy;
+		r = fuse_buf_copy(&dst, bufv, 0);
+		if (r < 0 || (size_t)r != size) {
+			free(copy);
+			fuse_reply_err(req, r < 0 ? (int)-r : EIO);
+			return;
+		}
+		src.mem = copy;
+	}
+	do_write(req, ino, &src, size, off, fi);
+	if (copy || (!src.mem && src.taken == size))
+		bufv->idx = bufv->count;	/* consumed: libfuse keeps the pipe */
+	free(copy);
 }
 
 /*
@@ -2287,6 +2396,21 @@ static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 /* ---- directories ------------------------------------------------------------------------- */
 
+/* Unlinks @d from fs->dirs and frees it. */
+static void dir_free(struct fs *fs, struct fs_dir *d)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		fs->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&fs->lock);
+	closedir(d->dp);
+	free(d);
+}
+
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
@@ -2315,11 +2439,14 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	}
 	pthread_mutex_lock(&fs->lock);
 	i->nopen++;
+	d->next = fs->dirs;
+	if (fs->dirs)
+		fs->dirs->prev = d;
+	fs->dirs = d;
 	pthread_mutex_unlock(&fs->lock);
 	fi->fh = (uintptr_t)d;
 	if (fuse_reply_open(req, fi) != 0) {
-		closedir(d->dp);
-		free(d);
+		dir_free(fs, d);
 		inode_drop(fs, i, 0, 1, 0);
 	}
 }
@@ -2438,8 +2565,7 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
 	struct fs *fs = fs_of(req);
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 
-	closedir(d->dp);
-	free(d);
+	dir_free(fs, d);
 	inode_drop(fs, ino_get(fs, ino), 0, 1, 0);
 	fuse_reply_err(req, 0);
 }
@@ -2896,8 +3022,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
  * does not hold queued data; the kernel then copies through READ and WRITE, which see it;
  * lseek does, through pipeline_seek_data()), flock/getlk/setlk (the kernel handles locks
  * locally, which is right for a single-host mount), access (default_permissions or the
- * backing checks at open), write_buf (plain write copies once, which the pipeline does
- * anyway).
+ * backing checks at open), write (write_buf takes every WRITE, spliced or not).
  */
 const struct fuse_lowlevel_ops fs_op_table = {
 	.init		= fs_op_init,
@@ -2917,7 +3042,7 @@ const struct fuse_lowlevel_ops fs_op_table = {
 	.link		= fs_op_link,
 	.open		= fs_op_open,
 	.read		= fs_op_read,
-	.write		= fs_op_write,
+	.write_buf	= fs_op_write_buf,
 	.flush		= fs_op_flush,
 	.release	= fs_op_release,
 	.fsync		= fs_op_fsync,

@@ -130,7 +130,7 @@ cat >"$T/traced-frozenfs" <<EOF
 # LeakSanitizer (ASan builds) cannot run under ptrace: keep ASan, drop only its leak check.
 ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0"
 export ASAN_OPTIONS
-exec strace -f -qq -e trace=open,openat,openat2,creat,splice -o "$T/strace.log" "$REAL" "\$@"
+exec strace -f -qq -y -e trace=open,openat,openat2,creat,splice -o "$T/strace.log" "$REAL" "\$@"
 EOF
 chmod +x "$T/traced-frozenfs"
 FROZENFS=$T/traced-frozenfs
@@ -138,6 +138,7 @@ mount_fs "$S" "$M"
 head -c $((8 << 20)) /dev/urandom >"$T/src8m"
 dd if="$T/src8m" of="$M/direct" bs=1M oflag=direct status=none || ft_fail "dd oflag=direct"
 ft_assert_eq "$(sha256sum <"$M/direct")" "$(sha256sum <"$T/src8m")" "8 MiB dd oflag=direct verifies"
+dd if="$T/src8m" of="$M/buffered" bs=1M status=none || ft_fail "dd (buffered)"
 # Durable (close waited), nothing queued: a cold read is spliced from the backing file.
 sync
 echo 3 >/proc/sys/vm/drop_caches
@@ -156,9 +157,20 @@ if [ -n "$bad" ]; then
 	ft_fail "the daemon opened files with forbidden flags ($(printf '%s\n' "$bad" | wc -l) calls)"
 fi
 ft_ok "$(grep -cE 'open(at2?)?\(' "$T/strace.log") traced opens, none with forbidden flags"
+# Whole splice calls: strace -f splits a call that another thread interrupts into
+# "splice(... <unfinished ...>" and "<... splice resumed>) = N" lines of the same pid.
+awk '/ splice\(.*<unfinished \.\.\.>$/ { sub(/ <unfinished \.\.\.>$/, ""); u[$1] = $0; next }
+     /<\.\.\. splice resumed>/ { sub(/^[0-9]+ <\.\.\. splice resumed>/, ""); print u[$1] $0; next }
+     / splice\(/ { print }' "$T/strace.log" >"$T/splices"
 ft_check "a cold read of a file with nothing queued is answered by splice (fs_op_read)"
-n=$(grep -c 'splice(' "$T/strace.log")
-[ "$n" -gt 0 ] || ft_fail "no splice call in the daemon while it served 8 MiB of reads"
-ft_ok "$n splice calls"
+n=$(grep -E ' splice\([0-9]+</' "$T/splices" | grep -cvE ' splice\([0-9]+<(/dev/fuse|pipe:)' || true)
+[ "$n" -gt 0 ] || ft_fail "no splice from a backing file while the daemon served 8 MiB of reads"
+ft_ok "$n splice calls from backing files"
+ft_check "large WRITEs arrive spliced from /dev/fuse into a pipe (fs_op_write_buf)"
+# A WRITE of 100000 bytes or more in one splice; needs libfuse's pipe to hold a whole request
+# (FS_MAX_WRITE in fs_ops.c), else libfuse reads every request with read(2).
+n=$(grep -E ' splice\([0-9]+</dev/fuse>' "$T/splices" | grep -cE '= [0-9]{6,}$' || true)
+[ "$n" -gt 0 ] || ft_fail "no splice from /dev/fuse of 100000 bytes or more while 16 MiB were written"
+ft_ok "$n large requests spliced from /dev/fuse"
 
 ft_done

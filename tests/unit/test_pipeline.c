@@ -253,6 +253,65 @@ static void test_pipeline_coalesces_adjacent_chunks(void **state)
 	pipeline_file_put(f);
 }
 
+/* A fill source for pipeline_write_from: copies from @src, failing after @ok bytes. */
+struct fill_src {
+	const uint8_t *src;
+	size_t ok;		/* bytes it delivers before failing */
+	size_t taken;
+	unsigned calls;
+};
+
+static int fill_some(void *arg, void *dst, size_t len)
+{
+	struct fill_src *s = arg;
+	size_t n = len < s->ok - s->taken ? len : s->ok - s->taken;
+
+	s->calls++;
+	memcpy(dst, s->src + s->taken, n);
+	s->taken += n;
+	return n == len ? 0 : err_set(-EIO, "fill_some", NULL);
+}
+
+static void test_pipeline_write_from_fill(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "from");
+	uint8_t w[CS], x[CS], r[CS];
+	struct fill_src ok = { .src = w, .ok = SIZE_MAX }, bad = { .src = x, .ok = 10 };
+	uint64_t t = 0, t2 = 77;
+
+	fill(w, sizeof(w), 11);
+	memset(x, 'x', sizeof(x));
+	/* A fresh chunk filled by the callback, in place: the bytes land as with a copy. */
+	assert_int_equal(pipeline_write_from(f, 0, 100, 200, fill_some, &ok, &t), 0);
+	assert_int_equal(ok.calls, 1);
+	assert_int_equal(pipeline_file_size(f), 300);
+	/* A fill that fails on a fresh chunk queues nothing: size and ticket unchanged. */
+	assert_int_equal(pipeline_write_from(f, 1, 0, 50, fill_some, &bad, &t2), -EIO);
+	assert_int_equal(t2, 77);
+	assert_int_equal(pipeline_file_size(f), 300);
+	assert_int_equal(pipeline_file_ticket(f), t);
+	/* A fill that fails on the queued chunk does not widen its range past the old one:
+	 * [100, 300) stays, and bytes beyond it do not appear (size unchanged, reads short). */
+	bad.taken = 0;
+	assert_int_equal(pipeline_write_from(f, 0, 250, 100, fill_some, &bad, NULL), -EIO);
+	assert_int_equal(pipeline_file_size(f), 300);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), 300);
+	/* The torn part inside the old range is the new bytes (10 of them), the rest old. */
+	assert_memory_equal(r + 100, w, 150);
+	assert_memory_equal(r + 250, x, 10);
+	assert_memory_equal(r + 260, w + 160, 40);
+	/* After the failures the file is fine: a good fill extends the range and is durable. */
+	assert_int_equal(pipeline_write_from(f, 0, 300, 100, fill_some, &ok, &t), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "from", 0, r, sizeof(r)), 400);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(r[i], 0);
+	assert_memory_equal(r + 300, w + 200, 100);
+	assert_int_equal(pipeline_file_error(f, NULL), 0);
+	pipeline_file_put(f);
+}
+
 /* ---- reads of queued and in-flight data ---------------------------------------------------- */
 
 static void test_pipeline_read_sees_queued(void **state)
@@ -1789,6 +1848,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_later_write_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_coalesces_adjacent_chunks, setup_slow,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_write_from_fill, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_read_sees_queued, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_read_sees_in_flight_and_cow, setup_slow,
 						teardown),
