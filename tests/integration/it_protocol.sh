@@ -14,6 +14,9 @@
 #     (strace -f -e openat of the daemon), while dd oflag=direct/dsync/sync, `>` and `>>`
 #     run in the mount; the 8 MiB dd oflag=direct verifies by sha256, also read back cold,
 #     and that cold read is answered by splicing the backing file (strace sees splice).
+#     Large WRITEs arrive spliced from /dev/fuse (fs_op_write_buf): libfuse's pipe must hold
+#     a whole request, which FS_MAX_WRITE (1 MiB - 4 KiB) makes possible without
+#     CAP_SYS_RESOURCE.
 #   - the mount's read-ahead is 1008 KiB (fs/fs_chan.h), not the kernel's 128 KiB.
 #   - FUSE_HANDLE_KILLPRIV_V2 (fs/fs_chan.h): 200 small writes cost at most one GETXATTR of
 #     security.capability (not one per write), and set-ID bits still behave as on any Linux
