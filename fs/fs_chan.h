@@ -10,7 +10,9 @@
  * caller other than root (see fs_kill_suidgid()).
  *
  * The hooks pass every request and reply through unchanged, except that the INIT reply gets
- * FUSE_HANDLE_KILLPRIV_V2 added when the kernel offered it. Being there when INIT is answered
+ * FUSE_HANDLE_KILLPRIV_V2 added when the kernel offered it. The splice hooks are plain
+ * splice(2): with custom I/O, libfuse offers FUSE_CAP_SPLICE_READ and _WRITE only when they
+ * exist (spliced WRITE requests and READ replies, fs_ops.c). Being there when INIT is answered
  * is also the only moment to raise the mount's read-ahead (see fs_chan_install()).
  */
 #ifndef FROZENFS_FS_CHAN_H
