@@ -162,8 +162,8 @@ fi
 ft_ok "$(grep -cE 'open(at2?)?\(' "$T/strace.log") traced opens, none with forbidden flags"
 # Whole splice calls: strace -f splits a call that another thread interrupts into
 # "splice(... <unfinished ...>" and "<... splice resumed>) = N" lines of the same pid.
-awk '/ splice\(.*<unfinished \.\.\.>$/ { sub(/ <unfinished \.\.\.>$/, ""); u[$1] = $0; next }
-     /<\.\.\. splice resumed>/ { sub(/^[0-9]+ <\.\.\. splice resumed>/, ""); print u[$1] $0; next }
+awk '/ splice\(.*<unfinished \.\.\.>$/ { p = $1; sub(/ <unfinished \.\.\.>$/, ""); u[p] = $0; next }
+     /<\.\.\. splice resumed>/ { p = $1; sub(/^[0-9]+ <\.\.\. splice resumed>/, ""); print u[p] $0; next }
      / splice\(/ { print }' "$T/strace.log" >"$T/splices"
 ft_check "a cold read of a file with nothing queued is answered by splice (fs_op_read)"
 n=$(grep -E ' splice\([0-9]+</' "$T/splices" | grep -cvE ' splice\([0-9]+<(/dev/fuse|pipe:)' || true)
