@@ -132,6 +132,21 @@ struct fs_dir {
 	struct fs_dir *prev, *next;	/* fs->dirs, under fs->lock */
 };
 
+/* Unlinks @d from fs->dirs and frees it. */
+static void dir_free(struct fs *fs, struct fs_dir *d)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		fs->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&fs->lock);
+	closedir(d->dp);
+	free(d);
+}
+
 /* Context of an asynchronous durability wait; freed by the callback. */
 struct fs_wait {
 	fuse_req_t req;
@@ -775,13 +790,8 @@ int fs_inodes_fini(struct fs *fs)
 	if (!fs->buckets)
 		return 0;
 	/* RELEASEDIRs the kernel had queued when the mount went away (they are dropped). */
-	while (fs->dirs) {
-		struct fs_dir *d = fs->dirs;
-
-		fs->dirs = d->next;
-		closedir(d->dp);
-		free(d);
-	}
+	while (fs->dirs)
+		dir_free(fs, fs->dirs);
 	for (k = 0; k < fs->nbuckets; k++) {
 		struct fs_inode *i, *next;
 
@@ -2395,21 +2405,6 @@ static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 }
 
 /* ---- directories ------------------------------------------------------------------------- */
-
-/* Unlinks @d from fs->dirs and frees it. */
-static void dir_free(struct fs *fs, struct fs_dir *d)
-{
-	pthread_mutex_lock(&fs->lock);
-	if (d->prev)
-		d->prev->next = d->next;
-	else
-		fs->dirs = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
-	pthread_mutex_unlock(&fs->lock);
-	closedir(d->dp);
-	free(d);
-}
 
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
