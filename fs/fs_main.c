@@ -392,7 +392,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, strerror(-rc));
 		goto out;
 	}
-	if (fs.opts.allow_other && !fs.opts.default_permissions && fs.as_root)
+	if (fs.opts.allow_other && !fs.opts.default_permissions && !fs.opts.acl && fs.as_root)
 		fs_log(LOG_WARNING, "warning: allow_other without default_permissions lets "
 		       "every user act as root on %s", mnt);
 

@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1125,6 +1126,34 @@ static int sync_dentry(struct fs *fs, struct fs_inode *i)
 }
 
 /*
+ * The caller's umask, for a node about to be created. The daemon runs with umask 0, and with
+ * POSIX ACLs on (FUSE_CAP_POSIX_ACL and FUSE_CAP_DONT_MASK, fs_op_init) the kernel sends the
+ * mode without the umask, because POSIX says a parent's default ACL replaces the umask. The
+ * backing filesystem makes that choice when the node is created, from its own parent's
+ * default ACL and the creating thread's umask, so the worker thread takes a umask of its own
+ * (unshare(CLONE_FS), once per thread) and sets the caller's for the one create call. If it
+ * cannot, the umask is applied to @mode here, as before ACLs were passed on.
+ */
+static mode_t umask_begin(fuse_req_t req, mode_t mode)
+{
+	static _Thread_local int own;	/* 0 not tried, 1 own umask, -1 unshare failed */
+	mode_t um = fuse_req_ctx(req)->umask & 0777;
+
+	if (own == 0)
+		own = unshare(CLONE_FS) == 0 ? 1 : -1;
+	if (own < 0)
+		return mode & ~um;
+	umask(um);
+	return mode;
+}
+
+/* After the create call: the thread's umask back to the daemon's 0. */
+static void umask_end(void)
+{
+	umask(0);
+}
+
+/*
  * As root (allow_other), a new node belongs to the caller, not to the daemon. The group is
  * the caller's unless the parent is set-group-ID (then the backing FS already chose it).
  */
@@ -1132,7 +1161,7 @@ static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int
 		     mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct stat pst;
+	struct stat pst, st;
 	gid_t gid;
 	char buf[32];
 
@@ -1141,12 +1170,15 @@ static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int
 	gid = ctx->gid;
 	if (fstatat(parent->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
+	/* The mode as created (umask or default ACL applied), to restore after the chown. */
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
 	if (fchownat(fd, "", ctx->uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	/* chown clears set-user/group-ID bits on non-directories; put back what was asked. */
-	if ((mode & (S_ISUID | S_ISGID)) && !S_ISDIR(mode) && !S_ISLNK(mode)) {
+	/* chown clears set-user/group-ID bits on non-directories; put back what was created. */
+	if ((st.st_mode & (S_ISUID | S_ISGID)) && !S_ISDIR(mode) && !S_ISLNK(mode)) {
 		fd_name(buf, sizeof(buf), fd);
-		if (fchmodat(fs->proc_fd, buf, mode & 07777, 0) < 0)
+		if (fchmodat(fs->proc_fd, buf, st.st_mode & 07777, 0) < 0)
 			return -errno;
 	}
 	return 0;
@@ -1176,6 +1208,22 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/*
+	 * POSIX ACLs, as on the backing ext4: the kernel checks access with the ACLs it reads
+	 * through getxattr (this turns on default_permissions), and sends modes without the
+	 * umask, which the backing filesystem applies at create unless the parent has a default
+	 * ACL (umask_begin). Both or neither: ACL checks with the kernel's umask would give a
+	 * node in a directory with a default ACL the wrong mask.
+	 */
+	if (fs->opts.acl) {
+		unsigned both = FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+
+		if ((conn->capable & both) == both)
+			conn->want |= both;
+		else
+			fs_log(LOG_WARNING, "warning: the kernel offers no POSIX ACLs; only modes "
+			       "are checked, and only with default_permissions");
+	}
 	/* READ replies spliced from the backing file (fs_op_read). */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
@@ -1462,10 +1510,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		mode = S_IFLNK | 0777;
 	} else if (S_ISDIR(mode)) {
 		op = "mkdir";
-		r = fs->io->mkdirat(dir->fd, name, mode & 07777);
+		r = fs->io->mkdirat(dir->fd, name, umask_begin(req, mode) & 07777);
+		umask_end();
 	} else {
 		op = "mknod";
-		r = fs->io->mknodat(dir->fd, name, mode, rdev);
+		r = fs->io->mknodat(dir->fd, name, umask_begin(req, mode), rdev);
+		umask_end();
 	}
 	if (r < 0) {
 		fuse_reply_err(req, meta_error(fs, op, name, -r));
@@ -1818,10 +1868,14 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	}
 	/* Through the table, so that a recorder sees the new name (DURABILITY.md 4.1, T1). */
 	fd = fs->io->openat(dir->fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
-			    mode & 07777);
-	if (fd_relief(fs, fd))
+			    umask_begin(req, mode) & 07777);
+	umask_end();
+	if (fd_relief(fs, fd)) {
 		fd = fs->io->openat(dir->fd, name,
-				    O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+				    O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+				    umask_begin(req, mode) & 07777);
+		umask_end();
+	}
 	if (fd == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Lost a race with another creator: open(O_CREAT) opens what is there. */
 		rc = do_lookup(fs, dir, name, &e, &i);

@@ -36,6 +36,7 @@ struct raw_opts {
 	char *test_reserve_ahead_from;
 	int direct_io;
 	int nosync_on_close;
+	int noacl;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -67,6 +68,7 @@ static const struct fuse_opt opt_spec[] = {
 	RAW("log_level=%s", log_level, 0),
 	RAW("direct_io", direct_io, 1),
 	RAW("nosync_on_close", nosync_on_close, 1),
+	RAW("noacl", noacl, 1),
 	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
 	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
 	RAW("test_submit_delay_us=%s", test_submit_delay_us, 0),
@@ -207,6 +209,9 @@ static void usage_mount(FILE *out)
 "    -o nosync_on_close       close(2) returns without waiting for the file's data to be\n"
 "                             durable (faster; fsync and the flush interval still bound\n"
 "                             the loss)\n"
+"    -o noacl                 no POSIX ACLs: the kernel checks only file modes, and only\n"
+"                             with default_permissions (by default ACLs are enforced as\n"
+"                             on the backing filesystem, which implies default_permissions)\n"
 "    -o allow_other           let other users access the mount (with default_permissions)\n"
 "    -o default_permissions   let the kernel check permissions from file modes\n"
 "    -o fsname=NAME           name shown in the mount table (default BACKING_DIR)\n"
@@ -363,6 +368,7 @@ static int validate(struct raw_opts *r, struct fs_opts *o, char *why, size_t why
 	o->ro = r->ro;
 	o->direct_io = r->direct_io;
 	o->sync_on_close = !r->nosync_on_close;
+	o->acl = !r->noacl;
 	o->allow_other = r->allow_other;
 	o->default_permissions = r->default_permissions;
 	o->foreground = r->foreground;
