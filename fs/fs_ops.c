@@ -2983,6 +2983,14 @@ static void reply_xattr_query(fuse_req_t req, const char *path, const char *name
 		}
 	}
 	n = name ? getxattr(path, name, val, size) : listxattr(path, val, size);
+	/*
+	 * A backing filesystem without ACLs (ramfs, ext4 -o noacl) has none to give: the
+	 * kernel checks access with the ACLs it reads here (FUSE_CAP_POSIX_ACL) and would fail
+	 * every check of another user with EOPNOTSUPP; "no ACL" lets it use the modes.
+	 */
+	if (n < 0 && errno == EOPNOTSUPP && name &&
+	    (!strcmp(name, "system.posix_acl_access") || !strcmp(name, "system.posix_acl_default")))
+		errno = ENODATA;
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else if (!size)

@@ -21,7 +21,8 @@
  * atime/mtime/ctime each operation changes on the file and on its directory, and POSIX ACLs:
  * named user and group entries and the mask granting and denying access to other users, the
  * mask after a chmod, a default ACL replacing the umask for new files, directories and FIFOs
- * (and the umask applying without one).
+ * (and the umask applying without one), -o noacl, and a backing filesystem without ACLs
+ * (ramfs), where the modes decide.
  *
  * Usage: it_posix FROZENFS_BINARY (run as root: it acts as two other users too)
  */
@@ -34,6 +35,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -808,6 +810,46 @@ static void compare(const struct side *raw, const struct side *fz)
 	ft_ok("%s behaves as the raw backing filesystem in all %d lines", fz->name, raw->nbattery);
 }
 
+static char ramfs_dir[PATH_MAX];
+
+static void ramfs_detach(void)
+{
+	if (ramfs_dir[0])
+		umount2(ramfs_dir, MNT_DETACH);
+}
+
+/*
+ * A backing filesystem without ACLs: its getxattr of system.posix_acl_access fails with
+ * EOPNOTSUPP, which the kernel must see as "no ACL", or every check of another user fails.
+ */
+static void no_acl_backing(const char *mp)
+{
+	struct ft_mount m;
+	int fd;
+
+	ft_check("a backing filesystem without ACLs (ramfs): another user is checked by the modes");
+	ft_pathf(ramfs_dir, sizeof(ramfs_dir), "%s/ramfs", ft_tmpdir());
+	FT_SYS(mkdir(ramfs_dir, 0755));
+	FT_SYS(mount("ramfs", ramfs_dir, "ramfs", 0, "mode=0755"));
+	ft_set_fail_hook(ramfs_detach);
+	ft_mount(&m, ramfs_dir, mp, "allow_other,chunk_size=4096");
+	fd = FT_SYS(open(ft_path(&m, "f"), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+	ft_pwrite_all(fd, "data", 4, 0);
+	close(fd);
+	FT_SYS(chmod(ft_path(&m, "f"), 0644));
+	FT_ASSERT(getxattr(ft_path(&m, "f"), "system.posix_acl_access", NULL, 0) < 0 &&
+		  errno == ENODATA, "getxattr of the ACL: %s, expected ENODATA", strerror(errno));
+	S = &(struct side){ .name = "ramfs" };
+	FT_ASSERT(as_user(U1, G1, U_OPEN, ft_path(&m, "f"), NULL, O_RDONLY) == 0,
+		  "user 1 could not read a 0644 file on a ramfs-backed mount");
+	FT_ASSERT(as_user(U1, G1, U_OPEN, ft_path(&m, "f"), NULL, O_WRONLY) == EACCES,
+		  "user 1 could open a 0644 file for writing on a ramfs-backed mount");
+	ft_umount(&m);
+	FT_SYS(umount(ramfs_dir));
+	ramfs_dir[0] = 0;
+	ft_ok("reads allowed and writes refused by the modes; no ACL reported (ENODATA)");
+}
+
 int main(int argc, char **argv)
 {
 	static struct side raw = { .name = "raw" }, fz = { .name = "frozenfs" };
@@ -871,6 +913,7 @@ int main(int argc, char **argv)
 		  "user 1 could not read a 0666 file under -o noacl");
 	ft_ok("user 1 reads the 0666 file whose ACL denies it, as the modes allow");
 	ft_umount(&m);
+	no_acl_backing(mp);
 	for (int i = 0; i < raw.n; i++)
 		free(raw.line[i]);
 	for (int i = 0; i < fz.n; i++)
