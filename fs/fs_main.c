@@ -345,6 +345,17 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "frozenfs: the backing directory cannot be the mountpoint\n");
 		goto out;
 	}
+	/*
+	 * Inside the store, the mountpoint would be one of the store's own directories: looked
+	 * up through the mount, it leads back into the mount (ELOOP one level down), and its
+	 * backing directory is hidden.
+	 */
+	if (strncmp(mnt, backing, strlen(backing)) == 0 &&
+	    (mnt[strlen(backing)] == '/' || strcmp(backing, "/") == 0)) {
+		fprintf(stderr, "frozenfs: the mountpoint '%s' cannot be inside the backing "
+			"directory '%s'\n", mnt, backing);
+		goto out;
+	}
 	fs.opts.backing = backing;
 	fs.opts.mountpoint = mnt;
 

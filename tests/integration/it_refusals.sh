@@ -146,6 +146,20 @@ expect_refusal "missing mountpoint (empty backing dir must stay empty)" "$EMPTY"
 ft_ok "missing mountpoint not created"
 [ -z "$(ls -A "$EMPTY")" ] || ft_fail "refused mount left files in the empty backing dir: $(ls -A "$EMPTY")"
 
+# --- a mountpoint inside the backing directory ------------------------------------------------
+INSIDE=$T/inside
+mkdir -p "$INSIDE"
+"$FROZENFS" mkfs "$INSIDE" >/dev/null || ft_fail "mkfs $INSIDE"
+mkdir -p "$INSIDE/sub/mnt"
+expect_refusal "mountpoint inside the backing directory" "$INSIDE" "$INSIDE/sub/mnt" -f
+# A sibling whose name only starts with the store's is not inside it.
+mkdir -p "${INSIDE}2"
+ft_check "a mountpoint beside the store, with a name that extends the store's, is accepted"
+"$FROZENFS" "$INSIDE" "${INSIDE}2" || ft_fail "mount of $INSIDE on ${INSIDE}2 refused"
+mountpoint -q "${INSIDE}2" || ft_fail "${INSIDE}2 is not mounted"
+fusermount3 -u "${INSIDE}2" || ft_fail "unmount ${INSIDE}2"
+ft_ok "mounted and unmounted ${INSIDE}2"
+
 # --- bad option values -----------------------------------------------------------------------
 for o in chunk_size=3000 chunk_size=32M chunk_size=abc flush_interval_ms=abc errors=bogus; do
 	expect_refusal "bad option -o $o on an empty dir" "$EMPTY" "$MNT" -f -o "$o"
