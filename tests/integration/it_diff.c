@@ -1,0 +1,525 @@
+/*
+ * it_diff: a randomized differential test of names, modes, links, xattrs, ACLs and data:
+ * every operation is applied to a directory of the raw backing filesystem (the oracle) and to
+ * a frozenfs mount, and the two must answer alike.
+ *
+ * DESIGN
+ * Paths are one to three components from {a, b, c, d}, so operations keep meeting each
+ * other's results: a name is a file in one step, a directory or a symlink in the next. Each
+ * step draws one operation with its arguments, applies it to the raw side and then to the
+ * mount, and compares the two results: 0 or the errno, plus what the operation reads
+ * (contents, attributes, a listing, a link target). The operations: mkdir, rmdir, create
+ * (with O_EXCL or O_TRUNC, and data), pwrite into an existing file, truncate, unlink, rename
+ * with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE, link, symlink (relative targets only,
+ * some dangling, some looping), chmod, set and remove a user xattr, set a default ACL on a
+ * directory (nodes created under it inherit it, and it replaces the umask), set an access ACL
+ * (the mode's group bits follow its mask), O_APPEND writes, mkfifo, umask changes (applied
+ * once, to the test process), read, lstat, readlink and readdir.
+ *
+ * Every --check-every operations (default 250) the whole tree of both sides is compared:
+ * name, type, mode, size, link count, link target, a hash of the contents, the user xattr and
+ * the access and default ACLs of every node. Every --remount-every (default 2000) the mount
+ * is unmounted (the daemon must exit 0) and mounted again before that comparison, alternately
+ * with a fast and a slow flusher, so the tree read back comes from the backing store.
+ * Times are not compared: the two sides write at different moments. Every open is
+ * O_NONBLOCK, so that opening a FIFO answers (ENXIO for a writer without a reader) instead of
+ * waiting for the other end.
+ *
+ * Reproducing: the seed is printed at start; on a difference the seed, the step and the last
+ * 20 operations are printed. Run again with --seed=N (and --ops=N).
+ *
+ * Usage: it_diff FROZENFS_BINARY [--seed=N] [--ops=N] [--check-every=N] [--remount-every=N]
+ */
+#include "fstest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#define HIST		20
+#define MAXDATA		(48 * 1024)
+#define RES_LEN		1024
+#define MAXLINES	4096
+
+enum kind { K_MKDIR, K_RMDIR, K_CREATE, K_PWRITE, K_TRUNCATE, K_UNLINK, K_RENAME, K_LINK,
+	    K_SYMLINK, K_CHMOD, K_SETXATTR, K_RMXATTR, K_DEFACL, K_UMASK, K_READ, K_STAT,
+	    K_READLINK, K_LIST, K_ACCACL, K_APPEND, K_MKFIFO, K_NKINDS };
+
+static const char *const kname[K_NKINDS] = {
+	"mkdir", "rmdir", "create", "pwrite", "truncate", "unlink", "rename", "link", "symlink",
+	"chmod", "setxattr", "removexattr", "default-acl", "umask", "read", "lstat", "readlink",
+	"readdir", "access-acl", "append", "mkfifo",
+};
+
+/* How often each kind is drawn, out of the sum. */
+static const int weight[K_NKINDS] = {
+	8, 4, 12, 6, 4, 6, 8, 4, 4, 4, 3, 2, 2, 1, 6, 6, 2, 4, 2, 3, 1,
+};
+
+struct op {
+	enum kind k;
+	char p1[16], p2[16];	/* relative paths */
+	char target[16];	/* symlink target */
+	mode_t mode;
+	int flags;
+	uint64_t off, len, seed;
+};
+
+static uint64_t rng, seed;
+static long step;
+static char hist[HIST][128];
+static char raw_root[PATH_MAX];
+static struct ft_mount m;
+
+static const char *const targets[] = { "a", "b", "a/b", "c/d", "d/a/b", "zz", "b/zz" };
+static const mode_t modes[] = { 0755, 0700, 0644, 0600, 0777, 02775, 0640, 01777 };
+static const mode_t umasks[] = { 022, 077, 002, 0, 027 };
+
+static void rand_path(char *buf, size_t len)
+{
+	int depth = 1 + (int)ft_rand_below(&rng, 3);
+	size_t n = 0;
+
+	for (int i = 0; i < depth; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%c", i ? "/" : "",
+				      "abcd"[ft_rand_below(&rng, 4)]);
+}
+
+static void draw(struct op *o)
+{
+	int total = 0, r;
+
+	memset(o, 0, sizeof(*o));
+	for (int k = 0; k < K_NKINDS; k++)
+		total += weight[k];
+	r = (int)ft_rand_below(&rng, (uint64_t)total);
+	for (o->k = 0; r >= weight[o->k]; o->k++)
+		r -= weight[o->k];
+	rand_path(o->p1, sizeof(o->p1));
+	rand_path(o->p2, sizeof(o->p2));
+	snprintf(o->target, sizeof(o->target), "%s",
+		 targets[ft_rand_below(&rng, sizeof(targets) / sizeof(targets[0]))]);
+	o->mode = modes[ft_rand_below(&rng, sizeof(modes) / sizeof(modes[0]))];
+	o->flags = (int)ft_rand_below(&rng, 3);
+	o->off = ft_rand_below(&rng, 4) == 0 ? ft_rand_below(&rng, MAXDATA) :
+					       ft_rand_below(&rng, 3) * 4096;
+	o->len = ft_rand_below(&rng, 3) == 0 ? ft_rand_below(&rng, 16) :
+					       ft_rand_below(&rng, MAXDATA / 2);
+	o->seed = ft_rand(&rng) | 1;
+	if (o->k == K_UMASK)
+		o->mode = umasks[ft_rand_below(&rng, sizeof(umasks) / sizeof(umasks[0]))];
+}
+
+static void describe(const struct op *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %s target=%s mode=%04o flags=%d off=%" PRIu64 " len=%" PRIu64,
+		 kname[o->k], o->p1, o->p2, o->target, (unsigned)o->mode, o->flags, o->off,
+		 o->len);
+}
+
+static void report(void)
+{
+	fprintf(stderr, "# it_diff: seed %" PRIu64 " (rerun with --seed=%" PRIu64 "), step %ld; "
+		"last operations:\n", seed, seed, step);
+	for (long i = step - HIST + 1; i <= step; i++)
+		if (i >= 0)
+			fprintf(stderr, "#   %ld: %s\n", i, hist[i % HIST]);
+}
+
+static uint64_t fnv(const void *buf, size_t len, uint64_t h)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* "0" or the errno's name, for a call that returned < 0 on failure. */
+static void rc_str(char *out, long r)
+{
+	if (r < 0)
+		snprintf(out, RES_LEN, "%s", strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+	else
+		snprintf(out, RES_LEN, "0");
+}
+
+/* Contents, as length and hash, of a file read through the path (following links). */
+static void read_file(const char *path, char *out)
+{
+	static uint8_t buf[MAXDATA * 2];
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		rc_str(out, -1);
+		return;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0)
+		rc_str(out, -1);
+	else
+		snprintf(out, RES_LEN, "len %zd hash %016" PRIx64, n,
+			 fnv(buf, (size_t)n, 0xcbf29ce484222325ULL));
+	close(fd);
+}
+
+static const char *ftype(mode_t mode)
+{
+	return S_ISREG(mode) ? "file" : S_ISDIR(mode) ? "dir" : S_ISLNK(mode) ? "symlink" :
+	       S_ISFIFO(mode) ? "fifo" : "?";
+}
+
+/* The xattrs and ACLs of @path (not following a symlink), appended to @out. */
+static void xattrs(const char *path, char *out, size_t len)
+{
+	static const char *const names[] = { "user.k", "system.posix_acl_access",
+					     "system.posix_acl_default" };
+	uint8_t v[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ssize_t n = lgetxattr(path, names[i], v, sizeof(v));
+		size_t used = strlen(out);
+
+		if (n >= 0)
+			snprintf(out + used, len - used, " %s=%016" PRIx64, names[i],
+				 fnv(v, (size_t)n, 0xcbf29ce484222325ULL));
+	}
+}
+
+static void attrs(const char *path, char *out)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		rc_str(out, -1);
+		return;
+	}
+	snprintf(out, RES_LEN, "%s mode %04o nlink %lu size %lld", ftype(st.st_mode),
+		 (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink,
+		 S_ISDIR(st.st_mode) ? 0LL : (long long)st.st_size);
+	xattrs(path, out, RES_LEN);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_dir(const char *path, char *out)
+{
+	char *names[64];
+	int n = 0;
+	size_t used = 0;
+	struct dirent *e;
+	DIR *d = opendir(path);
+
+	if (!d) {
+		rc_str(out, -1);
+		return;
+	}
+	while ((e = readdir(d)) && n < 64)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			names[n++] = strdup(e->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), name_cmp);
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		used += (size_t)snprintf(out + used, RES_LEN - used, "%s ", names[i]);
+		free(names[i]);
+	}
+}
+
+static void fill(uint8_t *buf, size_t len, uint64_t from)
+{
+	uint64_t s = from;
+
+	ft_rand_fill(&s, buf, len);
+}
+
+/*
+ * An ACL granting user 65534 everything (xattr form, linux/posix_acl_xattr.h), as the
+ * default ACL or the access ACL (which also sets the mode's group bits to the mask) of @path.
+ */
+static int set_acl(const char *path, const char *name)
+{
+	static const uint32_t acl[] = {
+		2,
+		0x01 | 7u << 16, 0xffffffffu,	/* user::rwx */
+		0x02 | 7u << 16, 65534,		/* user:65534:rwx */
+		0x04 | 5u << 16, 0xffffffffu,	/* group::r-x */
+		0x10 | 7u << 16, 0xffffffffu,	/* mask::rwx */
+		0x20 | 5u << 16, 0xffffffffu,	/* other::r-x */
+	};
+
+	return setxattr(path, name, acl, sizeof(acl), 0);
+}
+
+/* Applies @o under @root and describes what it returned and read into @out. */
+static void apply(const char *root, const struct op *o, char *out)
+{
+	static uint8_t buf[MAXDATA];
+	char p1[PATH_MAX], p2[PATH_MAX];
+	static const unsigned rflags[3] = { 0, RENAME_NOREPLACE, RENAME_EXCHANGE };
+	ssize_t n;
+	int fd;
+
+	ft_pathf(p1, sizeof(p1), "%s/%s", root, o->p1);
+	ft_pathf(p2, sizeof(p2), "%s/%s", root, o->p2);
+	switch (o->k) {
+	case K_MKDIR:
+		rc_str(out, mkdir(p1, o->mode));
+		break;
+	case K_RMDIR:
+		rc_str(out, rmdir(p1));
+		break;
+	case K_CREATE:
+		fd = open(p1, O_CREAT | O_WRONLY | O_NONBLOCK | O_CLOEXEC |
+			      (o->flags == 1 ? O_EXCL : o->flags == 2 ? O_TRUNC : 0), o->mode);
+		if (fd < 0) {
+			rc_str(out, -1);
+			break;
+		}
+		fill(buf, o->len, o->seed);
+		n = pwrite(fd, buf, o->len, 0);
+		rc_str(out, n < 0 ? -1 : 0);
+		if (close(fd) < 0)
+			rc_str(out, -1);
+		break;
+	case K_PWRITE:
+		fd = open(p1, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			rc_str(out, -1);
+			break;
+		}
+		fill(buf, o->len, o->seed);
+		n = pwrite(fd, buf, o->len, (off_t)o->off);
+		rc_str(out, n < 0 ? -1 : 0);
+		if (close(fd) < 0)
+			rc_str(out, -1);
+		break;
+	case K_TRUNCATE:
+		rc_str(out, truncate(p1, (off_t)o->off));
+		break;
+	case K_UNLINK:
+		rc_str(out, unlink(p1));
+		break;
+	case K_RENAME:
+		rc_str(out, renameat2(AT_FDCWD, p1, AT_FDCWD, p2, rflags[o->flags]));
+		break;
+	case K_LINK:
+		rc_str(out, link(p1, p2));
+		break;
+	case K_SYMLINK:
+		rc_str(out, symlink(o->target, p1));
+		break;
+	case K_CHMOD:
+		rc_str(out, chmod(p1, o->mode));
+		break;
+	case K_SETXATTR:
+		fill(buf, o->len % 200, o->seed);
+		rc_str(out, lsetxattr(p1, "user.k", buf, o->len % 200, 0));
+		break;
+	case K_RMXATTR:
+		rc_str(out, lremovexattr(p1, "user.k"));
+		break;
+	case K_DEFACL:
+		rc_str(out, set_acl(p1, "system.posix_acl_default"));
+		break;
+	case K_ACCACL:
+		rc_str(out, set_acl(p1, "system.posix_acl_access"));
+		break;
+	case K_APPEND:
+		fd = open(p1, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			rc_str(out, -1);
+			break;
+		}
+		fill(buf, o->len % 9000, o->seed);
+		n = write(fd, buf, o->len % 9000);
+		rc_str(out, n < 0 ? -1 : 0);
+		if (close(fd) < 0)
+			rc_str(out, -1);
+		break;
+	case K_MKFIFO:
+		rc_str(out, mknod(p1, S_IFIFO | o->mode, 0));
+		break;
+	case K_UMASK:
+		snprintf(out, RES_LEN, "-");	/* applied once, by the caller */
+		break;
+	case K_READ:
+		read_file(p1, out);
+		break;
+	case K_STAT:
+		attrs(p1, out);
+		break;
+	case K_READLINK:
+		n = readlink(p1, (char *)buf, sizeof(buf) - 1);
+		if (n < 0) {
+			rc_str(out, -1);
+		} else {
+			snprintf(out, RES_LEN, "-> %.*s", (int)(n < 256 ? n : 256), (char *)buf);
+		}
+		break;
+	case K_LIST:
+		list_dir(p1, out);
+		break;
+	case K_NKINDS:
+		break;
+	}
+}
+
+/* ---- whole-tree comparison ---------------------------------------------------------------- */
+
+struct tree {
+	char *line[MAXLINES];
+	int n;
+};
+
+static void walk(const char *root, const char *rel, struct tree *t)
+{
+	char path[PATH_MAX], res[RES_LEN], sub[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	ft_pathf(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
+	d = opendir(path);
+	if (!d)
+		ft_fail("opendir %s: %s", path, strerror(errno));
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		ft_pathf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+		ft_pathf(path, sizeof(path), "%s/%s", root, sub);
+		attrs(path, res);
+		FT_SYS(lstat(path, &st));
+		if (S_ISREG(st.st_mode)) {
+			char data[RES_LEN];
+			size_t used = strlen(res);
+
+			read_file(path, data);
+			snprintf(res + used, sizeof(res) - used, " %.64s", data);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[64];
+			ssize_t n = readlink(path, target, sizeof(target) - 1);
+			size_t used = strlen(res);
+
+			target[n < 0 ? 0 : n] = 0;
+			snprintf(res + used, sizeof(res) - used, " -> %s", target);
+		}
+		if (t->n == MAXLINES)
+			ft_fail("tree too large");
+		t->line[t->n++] = strdup(ft_fmt("%s: %s", sub, res));
+		if (S_ISDIR(st.st_mode))
+			walk(root, sub, t);
+	}
+	closedir(d);
+}
+
+static void tree_free(struct tree *t)
+{
+	for (int i = 0; i < t->n; i++)
+		free(t->line[i]);
+	t->n = 0;
+}
+
+static void compare_trees(const char *why)
+{
+	static struct tree a, b;
+	int diffs = 0;
+
+	walk(raw_root, "", &a);
+	walk(m.mnt, "", &b);
+	qsort(a.line, (size_t)a.n, sizeof(a.line[0]), name_cmp);
+	qsort(b.line, (size_t)b.n, sizeof(b.line[0]), name_cmp);
+	for (int i = 0; i < a.n || i < b.n; i++) {
+		const char *x = i < a.n ? a.line[i] : "(none)";
+		const char *y = i < b.n ? b.line[i] : "(none)";
+
+		if (strcmp(x, y)) {
+			fprintf(stderr, "#   raw:      %s\n#   frozenfs: %s\n", x, y);
+			if (++diffs == 10)
+				break;
+		}
+	}
+	if (diffs)
+		ft_fail("step %ld (%s): the trees differ (lines above)", step, why);
+	tree_free(&a);
+	tree_free(&b);
+}
+
+int main(int argc, char **argv)
+{
+	long nops = 20000, check_every = 250, remount_every = 2000;
+	char store[PATH_MAX], mp[PATH_MAX], opts[64], ra[RES_LEN], rb[RES_LEN];
+	const char *a;
+	int nremounts = 0;
+
+	ft_init(argc, argv);
+	ft_set_fail_hook(report);
+	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	if ((a = ft_arg("seed")))
+		seed = strtoull(a, NULL, 0);
+	if ((a = ft_arg("ops")))
+		nops = strtol(a, NULL, 0);
+	if ((a = ft_arg("check-every")))
+		check_every = strtol(a, NULL, 0);
+	if ((a = ft_arg("remount-every")))
+		remount_every = strtol(a, NULL, 0);
+	if (check_every < 1)
+		check_every = 1;
+	if (remount_every < 1)
+		remount_every = 1;
+	rng = seed ? seed : 1;
+	printf("# it_diff: seed %" PRIu64 " (rerun with --seed=%" PRIu64 "), %ld operations\n",
+	       seed, seed, nops);
+
+	ft_pathf(raw_root, sizeof(raw_root), "%s/raw", ft_tmpdir());
+	ft_pathf(store, sizeof(store), "%s/store", ft_tmpdir());
+	ft_pathf(mp, sizeof(mp), "%s/mnt", ft_tmpdir());
+	FT_SYS(mkdir(raw_root, 0755));
+	ft_mount(&m, store, mp, "chunk_size=4096,flush_interval_ms=20");
+	FT_SYS(chmod(m.mnt, 0755));
+	umask(022);
+
+	ft_check("%ld random operations on raw ext4 and on frozenfs answer alike", nops);
+	for (step = 0; step < nops; step++) {
+		struct op o;
+
+		draw(&o);
+		describe(&o, hist[step % HIST], sizeof(hist[0]));
+		if (o.k == K_UMASK)
+			umask(o.mode);
+		apply(raw_root, &o, ra);
+		apply(m.mnt, &o, rb);
+		if (strcmp(ra, rb))
+			ft_fail("step %ld: %s: raw gave '%s', frozenfs '%s'", step,
+				hist[step % HIST], ra, rb);
+		if ((step + 1) % remount_every == 0) {
+			ft_umount(&m);
+			snprintf(opts, sizeof(opts), "chunk_size=4096,flush_interval_ms=%s",
+				 ++nremounts % 2 ? "10000" : "20");
+			ft_mount(&m, store, mp, opts);
+			compare_trees("after a remount");
+		} else if ((step + 1) % check_every == 0) {
+			compare_trees("periodic check");
+		}
+	}
+	compare_trees("at the end");
+	ft_ok("%ld operations, %d remounts, the same answers and the same tree", nops,
+	      nremounts);
+	ft_umount(&m);
+	ft_mount(&m, store, mp, "chunk_size=4096");
+	compare_trees("after the last remount");
+	ft_umount(&m);
+	return ft_done();
+}
