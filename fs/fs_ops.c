@@ -2935,6 +2935,52 @@ static int xattr_path(struct fs_inode *i, char *buf, size_t len)
 	return 0;
 }
 
+/* Whether the caller is root or in group @gid (in_group_or_capable() of the kernel). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t small[32], *list = small;
+	int n, k;
+	bool in = false;
+
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 32, list);
+	if (n > 32) {
+		list = malloc((size_t)n * sizeof(*list));
+		if (!list)
+			return false;
+		n = fuse_req_getgroups(req, n, list);
+	}
+	for (k = 0; k < n && !in; k++)
+		in = list[k] == gid;
+	if (list != small)
+		free(list);
+	return in;
+}
+
+/*
+ * Setting an access ACL also sets the mode (the backing filesystem does that), and takes the
+ * set-group-ID bit away when the caller is neither in the file's group nor privileged
+ * (posix_acl_update_mode). The backing call is the daemon's, whose CAP_FSETID keeps the bit,
+ * and libfuse 3.14 does not pass on the kernel's FUSE_SETXATTR_ACL_KILL_SGID: found by
+ * it_diff, with a 02775 file of another group.
+ */
+static int acl_kill_sgid(struct fs *fs, struct fs_inode *i, fuse_req_t req)
+{
+	struct stat st;
+	char buf[32];
+
+	if (fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!(st.st_mode & S_ISGID) || S_ISLNK(st.st_mode) || caller_in_group(req, st.st_gid))
+		return 0;
+	fd_name(buf, sizeof(buf), i->fd);
+	if (fchmodat(fs->proc_fd, buf, st.st_mode & 07777 & ~S_ISGID, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			   size_t size, int flags)
 {
@@ -2961,6 +3007,8 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, con
 		rc = xattr_path(i, path, sizeof(path));
 	if (rc == 0 && setxattr(path, name, value, size, flags) < 0)
 		rc = -errno;
+	if (rc == 0 && !strcmp(name, "system.posix_acl_access"))
+		rc = acl_kill_sgid(fs, i, req);
 	if (rc == 0)
 		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
 	fuse_reply_err(req, -rc);

@@ -14,7 +14,10 @@
  * some dangling, some looping), chmod, set and remove a user xattr, set a default ACL on a
  * directory (nodes created under it inherit it, and it replaces the umask), set an access ACL
  * (the mode's group bits follow its mask), O_APPEND writes, mkfifo, umask changes (applied
- * once, to the test process), read, lstat, readlink and readdir.
+ * once, to the test process), read, lstat, readlink and readdir. A quarter of the steps run
+ * as user 65534 in a child (the mount has allow_other, and ACLs on), so permissions, the
+ * ACLs granting that user access, the owner of what it creates and what it may not change
+ * are compared too.
  *
  * Every --check-every operations (default 250) the whole tree of both sides is compared:
  * name, type, mode, size, link count, link target, a hash of the contents, the user xattr and
@@ -26,9 +29,11 @@
  * waiting for the other end.
  *
  * Reproducing: the seed is printed at start; on a difference the seed, the step and the last
- * 20 operations are printed. Run again with --seed=N (and --ops=N).
+ * 20 operations are printed. Run again with --seed=N (and --ops=N); --check-from=STEP compares
+ * the trees after every step from STEP on, to find the step that made them differ.
  *
  * Usage: it_diff FROZENFS_BINARY [--seed=N] [--ops=N] [--check-every=N] [--remount-every=N]
+ *                                [--check-from=STEP]
  */
 #include "fstest.h"
 
@@ -41,7 +46,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #define HIST		20
@@ -71,6 +78,7 @@ struct op {
 	mode_t mode;
 	int flags;
 	uint64_t off, len, seed;
+	int other;		/* run as user and group 65534, not as root */
 };
 
 static uint64_t rng, seed;
@@ -114,15 +122,16 @@ static void draw(struct op *o)
 	o->len = ft_rand_below(&rng, 3) == 0 ? ft_rand_below(&rng, 16) :
 					       ft_rand_below(&rng, MAXDATA / 2);
 	o->seed = ft_rand(&rng) | 1;
+	o->other = ft_rand_below(&rng, 4) == 0;
 	if (o->k == K_UMASK)
 		o->mode = umasks[ft_rand_below(&rng, sizeof(umasks) / sizeof(umasks[0]))];
 }
 
 static void describe(const struct op *o, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s %s target=%s mode=%04o flags=%d off=%" PRIu64 " len=%" PRIu64,
-		 kname[o->k], o->p1, o->p2, o->target, (unsigned)o->mode, o->flags, o->off,
-		 o->len);
+	snprintf(buf, len, "%s%s %s %s target=%s mode=%04o flags=%d off=%" PRIu64 " len=%" PRIu64,
+		 o->other ? "(as 65534) " : "", kname[o->k], o->p1, o->p2, o->target,
+		 (unsigned)o->mode, o->flags, o->off, o->len);
 }
 
 static void report(void)
@@ -203,8 +212,9 @@ static void attrs(const char *path, char *out)
 		rc_str(out, -1);
 		return;
 	}
-	snprintf(out, RES_LEN, "%s mode %04o nlink %lu size %lld", ftype(st.st_mode),
-		 (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink,
+	snprintf(out, RES_LEN, "%s mode %04o nlink %lu uid %u gid %u size %lld",
+		 ftype(st.st_mode), (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink,
+		 (unsigned)st.st_uid, (unsigned)st.st_gid,
 		 S_ISDIR(st.st_mode) ? 0LL : (long long)st.st_size);
 	xattrs(path, out, RES_LEN);
 }
@@ -377,6 +387,37 @@ static void apply(const char *root, const struct op *o, char *out)
 	}
 }
 
+/* apply(), as user and group 65534 in a child when @o says so. */
+static void apply_as(const char *root, const struct op *o, char *out)
+{
+	int pfd[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	if (!o->other || o->k == K_UMASK) {
+		apply(root, o, out);
+		return;
+	}
+	FT_SYS(pipe(pfd));
+	pid = FT_SYS(fork());
+	if (pid == 0) {
+		char res[RES_LEN];
+
+		close(pfd[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		apply(root, o, res);
+		_exit(write(pfd[1], res, strlen(res) + 1) > 0 ? 0 : 3);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], out, RES_LEN - 1);
+	close(pfd[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || n <= 0)
+		ft_fail("step %ld: the child acting as user 65534 failed (status %d)", step, st);
+	out[n] = 0;
+}
+
 /* ---- whole-tree comparison ---------------------------------------------------------------- */
 
 struct tree {
@@ -459,7 +500,7 @@ static void compare_trees(const char *why)
 
 int main(int argc, char **argv)
 {
-	long nops = 20000, check_every = 250, remount_every = 2000;
+	long nops = 20000, check_every = 250, remount_every = 2000, check_from = -1;
 	char store[PATH_MAX], mp[PATH_MAX], opts[64], ra[RES_LEN], rb[RES_LEN];
 	const char *a;
 	int nremounts = 0;
@@ -473,6 +514,8 @@ int main(int argc, char **argv)
 		nops = strtol(a, NULL, 0);
 	if ((a = ft_arg("check-every")))
 		check_every = strtol(a, NULL, 0);
+	if ((a = ft_arg("check-from")))
+		check_from = strtol(a, NULL, 0);
 	if ((a = ft_arg("remount-every")))
 		remount_every = strtol(a, NULL, 0);
 	if (check_every < 1)
@@ -487,7 +530,9 @@ int main(int argc, char **argv)
 	ft_pathf(store, sizeof(store), "%s/store", ft_tmpdir());
 	ft_pathf(mp, sizeof(mp), "%s/mnt", ft_tmpdir());
 	FT_SYS(mkdir(raw_root, 0755));
-	ft_mount(&m, store, mp, "chunk_size=4096,flush_interval_ms=20");
+	/* Other users reach both sides: the temporary directory is private. */
+	FT_SYS(chmod(ft_tmpdir(), 0755));
+	ft_mount(&m, store, mp, "allow_other,chunk_size=4096,flush_interval_ms=20");
 	FT_SYS(chmod(m.mnt, 0755));
 	umask(022);
 
@@ -499,18 +544,18 @@ int main(int argc, char **argv)
 		describe(&o, hist[step % HIST], sizeof(hist[0]));
 		if (o.k == K_UMASK)
 			umask(o.mode);
-		apply(raw_root, &o, ra);
-		apply(m.mnt, &o, rb);
+		apply_as(raw_root, &o, ra);
+		apply_as(m.mnt, &o, rb);
 		if (strcmp(ra, rb))
 			ft_fail("step %ld: %s: raw gave '%s', frozenfs '%s'", step,
 				hist[step % HIST], ra, rb);
 		if ((step + 1) % remount_every == 0) {
 			ft_umount(&m);
-			snprintf(opts, sizeof(opts), "chunk_size=4096,flush_interval_ms=%s",
+			snprintf(opts, sizeof(opts), "allow_other,chunk_size=4096,flush_interval_ms=%s",
 				 ++nremounts % 2 ? "10000" : "20");
 			ft_mount(&m, store, mp, opts);
 			compare_trees("after a remount");
-		} else if ((step + 1) % check_every == 0) {
+		} else if ((step + 1) % check_every == 0 || (check_from >= 0 && step >= check_from)) {
 			compare_trees("periodic check");
 		}
 	}
@@ -518,7 +563,7 @@ int main(int argc, char **argv)
 	ft_ok("%ld operations, %d remounts, the same answers and the same tree", nops,
 	      nremounts);
 	ft_umount(&m);
-	ft_mount(&m, store, mp, "chunk_size=4096");
+	ft_mount(&m, store, mp, "allow_other,chunk_size=4096");
 	compare_trees("after the last remount");
 	ft_umount(&m);
 	return ft_done();

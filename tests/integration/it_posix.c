@@ -20,7 +20,8 @@
  * and device nodes, symlink size and readlink, unlink of an open file, readdir, which of
  * atime/mtime/ctime each operation changes on the file and on its directory, and POSIX ACLs:
  * named user and group entries and the mask granting and denying access to other users, the
- * mask after a chmod, a default ACL replacing the umask for new files, directories and FIFOs
+ * mask after a chmod, set-group-ID lost by setting an ACL outside the file's group, a default
+ * ACL replacing the umask for new files, directories and FIFOs
  * (and the umask applying without one), -o noacl, and a backing filesystem without ACLs
  * (ramfs), where the modes decide.
  *
@@ -142,7 +143,13 @@ static int ropen_(int fd)
 /* ---- acting as another user ------------------------------------------------------------- */
 
 enum uop { U_OPEN, U_CREATE, U_UNLINK, U_CHMOD, U_CHOWN, U_UTIMES_NOW, U_UTIMES_SET,
-	   U_ACCESS, U_TRUNCATE, U_MKDIR, U_WRITE, U_RENAME };
+	   U_ACCESS, U_TRUNCATE, U_MKDIR, U_WRITE, U_RENAME, U_SETACL };
+
+/* An access ACL in xattr form: user::rwx user:65534:rwx group::r-x mask::rwx other::r-x. */
+static const uint32_t acl_u1_rwx[] = {
+	2, 0x01 | 7u << 16, 0xffffffffu, 0x02 | 7u << 16, 65534, 0x04 | 5u << 16, 0xffffffffu,
+	0x10 | 7u << 16, 0xffffffffu, 0x20 | 5u << 16, 0xffffffffu,
+};
 
 /* Runs one operation as @uid/@gid in a child; returns 0 or its errno. */
 static int as_user(uid_t uid, gid_t gid, enum uop op, const char *a, const char *b, long n)
@@ -185,6 +192,10 @@ static int as_user(uid_t uid, gid_t gid, enum uop op, const char *a, const char 
 			close(fd);
 			break;
 		case U_RENAME: r = res_(rename(a, b)); break;
+		case U_SETACL:
+			r = res_(setxattr(a, "system.posix_acl_access", acl_u1_rwx,
+					  sizeof(acl_u1_rwx), 0));
+			break;
 		}
 		_exit(r);
 	}
@@ -576,6 +587,18 @@ static void acl_cases(void)
 	note_acl("acl/plain/f", acc);
 	expect("user 1 may write the file that inherited its entry",
 	       as_user(U1, G1, U_WRITE, p("acl/shared/f"), NULL, 0), 0);
+
+	/* Setting an ACL takes set-group-ID away from an owner outside the file's group. */
+	mkfile("acl/sgid", 02775, NULL);
+	FT_SYS(chown(p("acl/sgid"), U1, 0));
+	FT_SYS(chmod(p("acl/sgid"), 02775));
+	expect("user 1 sets an ACL on its 02775 file of group 0",
+	       as_user(U1, G1, U_SETACL, p("acl/sgid"), NULL, 0), 0);
+	note_attrs("acl/sgid");
+	FT_SYS(chmod(p("acl/sgid"), 02775));
+	expect("root sets the same ACL on it", R(setxattr(p("acl/sgid"), "system.posix_acl_access",
+							  acl_u1_rwx, sizeof(acl_u1_rwx), 0)), 0);
+	note_attrs("acl/sgid");
 }
 
 static void truncate_cases(void)
