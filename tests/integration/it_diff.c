@@ -500,28 +500,17 @@ static void compare_trees(const char *why)
 
 int main(int argc, char **argv)
 {
-	long nops = 20000, check_every = 250, remount_every = 2000, check_from = -1;
+	long nops, check_every, remount_every, check_from;
 	char store[PATH_MAX], mp[PATH_MAX], opts[64], ra[RES_LEN], rb[RES_LEN];
-	const char *a;
 	int nremounts = 0;
 
 	ft_init(argc, argv);
 	ft_set_fail_hook(report);
-	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	if ((a = ft_arg("seed")))
-		seed = strtoull(a, NULL, 0);
-	if ((a = ft_arg("ops")))
-		nops = strtol(a, NULL, 0);
-	if ((a = ft_arg("check-every")))
-		check_every = strtol(a, NULL, 0);
-	if ((a = ft_arg("check-from")))
-		check_from = strtol(a, NULL, 0);
-	if ((a = ft_arg("remount-every")))
-		remount_every = strtol(a, NULL, 0);
-	if (check_every < 1)
-		check_every = 1;
-	if (remount_every < 1)
-		remount_every = 1;
+	seed = ft_seed();
+	nops = ft_arg_long("ops", 20000, 0);
+	check_every = ft_arg_long("check-every", 250, 1);
+	check_from = ft_arg_long("check-from", -1, -1);
+	remount_every = ft_arg_long("remount-every", 2000, 1);
 	rng = seed ? seed : 1;
 	printf("# it_diff: seed %" PRIu64 " (rerun with --seed=%" PRIu64 "), %ld operations\n",
 	       seed, seed, nops);

@@ -746,23 +746,16 @@ static const char *mount_opts(void)
 
 int main(int argc, char **argv)
 {
-	const char *a;
-	long nops = 50000, every = 2000;
+	long nops, every;
 	char store[PATH_MAX], mp[PATH_MAX];
 	double t0;
 	int i;
 
 	ft_init(argc, argv);
 	ft_set_fail_hook(report);
-	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	if ((a = ft_arg("seed")))
-		seed = strtoull(a, NULL, 0);
-	if ((a = ft_arg("ops")))
-		nops = strtol(a, NULL, 0);
-	if ((a = ft_arg("remount-every")))
-		every = strtol(a, NULL, 0);
-	if (every < 1)
-		every = 1;
+	seed = ft_seed();
+	nops = ft_arg_long("ops", 50000, 0);
+	every = ft_arg_long("remount-every", 2000, 1);
 	rng = seed ? seed : 1;
 	printf("# it_model: seed %" PRIu64 " (rerun with --seed=%" PRIu64 "), %ld operations, "
 	       "remount every %ld\n", seed, seed, nops, every);

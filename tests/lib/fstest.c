@@ -285,6 +285,30 @@ const char *ft_arg(const char *name)
 	return getenv(env);
 }
 
+long ft_arg_long(const char *name, long def, long min)
+{
+	const char *v = ft_arg(name);
+	char *end;
+	long r;
+
+	if (!v)
+		return def;
+	errno = 0;
+	r = strtol(v, &end, 0);
+	if (!*v || *end || errno)
+		ft_fail("--%s=%s is not a whole number", name, v);
+	return r < min ? min : r;
+}
+
+uint64_t ft_seed(void)
+{
+	const char *v = ft_arg("seed");
+
+	if (v)
+		return strtoull(v, NULL, 0);
+	return (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+}
+
 static int in_path(const char *prog)
 {
 	const char *path = getenv("PATH");

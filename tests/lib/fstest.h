@@ -48,6 +48,12 @@ void ft_init(int argc, char **argv);
 /* Value of "--NAME=VALUE" on the command line, or env FT_<NAME> uppercased, or NULL. */
 const char *ft_arg(const char *name);
 
+/* ft_arg(NAME) as a whole number of at least @min, or @def when not given; fails on junk. */
+long ft_arg_long(const char *name, long def, long min);
+
+/* --seed=N, or one drawn from the time and the pid; printed by the caller for a rerun. */
+uint64_t ft_seed(void);
+
 const char *ft_tmpdir(void);
 const char *ft_daemon(void);
 int ft_fake(void);
