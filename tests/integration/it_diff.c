@@ -13,7 +13,8 @@
  * with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE, link, symlink (relative targets only,
  * some dangling, some looping), chmod, set and remove a user xattr, set a default ACL on a
  * directory (nodes created under it inherit it, and it replaces the umask), set an access ACL
- * (the mode's group bits follow its mask), O_APPEND writes, mkfifo, umask changes (applied
+ * (the mode's group bits follow its mask), O_APPEND writes, mkfifo, lchown, utimensat(NULL)
+ * (only its answer: times are not compared), umask changes (applied
  * once, to the test process), read, lstat, readlink and readdir. A quarter of the steps run
  * as user 65534 in a child (the mount has allow_other, and ACLs on), so permissions, the
  * ACLs granting that user access, the owner of what it creates and what it may not change
@@ -58,17 +59,17 @@
 
 enum kind { K_MKDIR, K_RMDIR, K_CREATE, K_PWRITE, K_TRUNCATE, K_UNLINK, K_RENAME, K_LINK,
 	    K_SYMLINK, K_CHMOD, K_SETXATTR, K_RMXATTR, K_DEFACL, K_UMASK, K_READ, K_STAT,
-	    K_READLINK, K_LIST, K_ACCACL, K_APPEND, K_MKFIFO, K_NKINDS };
+	    K_READLINK, K_LIST, K_ACCACL, K_APPEND, K_MKFIFO, K_CHOWN, K_TOUCH, K_NKINDS };
 
 static const char *const kname[K_NKINDS] = {
 	"mkdir", "rmdir", "create", "pwrite", "truncate", "unlink", "rename", "link", "symlink",
 	"chmod", "setxattr", "removexattr", "default-acl", "umask", "read", "lstat", "readlink",
-	"readdir", "access-acl", "append", "mkfifo",
+	"readdir", "access-acl", "append", "mkfifo", "chown", "touch",
 };
 
 /* How often each kind is drawn, out of the sum. */
 static const int weight[K_NKINDS] = {
-	8, 4, 12, 6, 4, 6, 8, 4, 4, 4, 3, 2, 2, 1, 6, 6, 2, 4, 2, 3, 1,
+	8, 4, 12, 6, 4, 6, 8, 4, 4, 4, 3, 2, 2, 1, 6, 6, 2, 4, 2, 3, 1, 3, 2,
 };
 
 struct op {
@@ -361,6 +362,14 @@ static void apply(const char *root, const struct op *o, char *out)
 		break;
 	case K_MKFIFO:
 		rc_str(out, mknod(p1, S_IFIFO | o->mode, 0));
+		break;
+	case K_CHOWN:
+		/* flags picks the owner: root, 65534, or unchanged with group 65534 */
+		rc_str(out, lchown(p1, o->flags == 0 ? 0 : o->flags == 1 ? 65534 : (uid_t)-1,
+				   o->flags == 2 ? 65534 : (gid_t)-1));
+		break;
+	case K_TOUCH:
+		rc_str(out, utimensat(AT_FDCWD, p1, NULL, 0));
 		break;
 	case K_UMASK:
 		snprintf(out, RES_LEN, "-");	/* applied once, by the caller */
