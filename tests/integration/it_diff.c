@@ -516,7 +516,7 @@ int main(int argc, char **argv)
 	ft_init(argc, argv);
 	ft_set_fail_hook(report);
 	seed = ft_seed();
-	nops = ft_arg_long("ops", 20000, 0);
+	nops = ft_arg_long("ops", 10000, 0);
 	check_every = ft_arg_long("check-every", 250, 1);
 	check_from = ft_arg_long("check-from", -1, -1);
 	remount_every = ft_arg_long("remount-every", 2000, 1);
