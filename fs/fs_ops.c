@@ -1344,10 +1344,35 @@ static int set_times(struct fs *fs, struct fs_inode *i, const struct stat *attr,
 	return 0;
 }
 
+/* Whether the caller is root or in group @gid (in_group_or_capable() of the kernel). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t small[32], *list = small;
+	int n, k;
+	bool in = false;
+
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 32, list);
+	if (n > 32) {
+		list = malloc((size_t)n * sizeof(*list));
+		if (!list)
+			return false;
+		n = fuse_req_getgroups(req, n, list);
+	}
+	for (k = 0; k < n && !in; k++)
+		in = list[k] == gid;
+	if (list != small)
+		free(list);
+	return in;
+}
+
 /*
  * With FUSE_HANDLE_KILLPRIV_V2 (fs_chan.h) the kernel leaves it to frozenfs to clear the
- * set-user-ID bit, and the set-group-ID bit of a group-executable file, when a caller without
- * CAP_FSETID writes or truncates a regular file, as the VFS does. The backing write is made
+ * set-user-ID bit, and the set-group-ID bit of a group-executable file or of a caller outside
+ * the file's group (setattr_should_drop_sgid), when a caller without CAP_FSETID writes or
+ * truncates a regular file, as the VFS does. The backing write is made
  * by the daemon, whose own CAP_FSETID would keep the bits. libfuse 3.14 does not pass on the
  * kernel's KILL_SUIDGID flags of WRITE and OPEN, so there a caller other than root counts as
  * lacking CAP_FSETID; SETATTR carries the kernel's own verdict (@force).
@@ -1363,7 +1388,8 @@ static int kill_suidgid(struct fs *fs, struct fs_inode *i, fuse_req_t req, bool 
 	if (fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	kill = st.st_mode & S_ISUID;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if ((st.st_mode & S_ISGID) &&
+	    ((st.st_mode & S_IXGRP) || !caller_in_group(req, st.st_gid)))
 		kill |= S_ISGID;
 	if (!kill || !S_ISREG(st.st_mode))
 		return 0;
@@ -2933,30 +2959,6 @@ static int xattr_path(struct fs_inode *i, char *buf, size_t len)
 		return -ENOTSUP;
 	snprintf(buf, len, "/proc/self/fd/%d", i->fd);
 	return 0;
-}
-
-/* Whether the caller is root or in group @gid (in_group_or_capable() of the kernel). */
-static bool caller_in_group(fuse_req_t req, gid_t gid)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t small[32], *list = small;
-	int n, k;
-	bool in = false;
-
-	if (ctx->uid == 0 || ctx->gid == gid)
-		return true;
-	n = fuse_req_getgroups(req, 32, list);
-	if (n > 32) {
-		list = malloc((size_t)n * sizeof(*list));
-		if (!list)
-			return false;
-		n = fuse_req_getgroups(req, n, list);
-	}
-	for (k = 0; k < n && !in; k++)
-		in = list[k] == gid;
-	if (list != small)
-		free(list);
-	return in;
 }
 
 /*

@@ -15,7 +15,8 @@
  * O_NOFOLLOW, ENAMETOOLONG, mkdir/rmdir/unlink errors, every rename error, rename of two links
  * of one file, hard links and nlink, directory nlink, permissions of another user (open,
  * access, create in a read-only directory, truncate), the sticky directory, chmod and chown
- * by a non-owner, setgid directory inheritance, set-user-ID cleared by a write, ftruncate
+ * by a non-owner, setgid directory inheritance, set-user-ID cleared by a write (and
+ * set-group-ID without group execute, for a writer outside the file's group), ftruncate
  * errors, utimensat (UTIME_NOW, UTIME_OMIT, explicit times, by a non-owner), O_APPEND, FIFOs
  * and device nodes, symlink size and readlink, unlink of an open file, readdir, which of
  * atime/mtime/ctime each operation changes on the file and on its directory, and POSIX ACLs:
@@ -454,6 +455,25 @@ static void perm_cases(void)
 	note_attrs("tmp/u1file");
 	expect("user 1 truncates it", as_user(U1, G1, U_TRUNCATE, p("tmp/u1file"), NULL, 1), 0);
 	note_attrs("tmp/u1file");
+	/*
+	 * Set-group-ID without group execute: kept for a writer in the file's group, dropped
+	 * for one outside it (setattr_should_drop_sgid, Linux 6.x).
+	 */
+	mkfile("tmp/sg_in", 02600, NULL);
+	FT_SYS(chown(p("tmp/sg_in"), U1, G1));
+	FT_SYS(chmod(p("tmp/sg_in"), 02600));
+	mkfile("tmp/sg_out", 02600, NULL);
+	FT_SYS(chown(p("tmp/sg_out"), U1, 0));
+	FT_SYS(chmod(p("tmp/sg_out"), 02600));
+	expect("user 1 writes its 02600 file of its own group",
+	       as_user(U1, G1, U_WRITE, p("tmp/sg_in"), NULL, 0), 0);
+	note_attrs("tmp/sg_in");
+	expect("user 1 writes its 02600 file of group 0",
+	       as_user(U1, G1, U_WRITE, p("tmp/sg_out"), NULL, 0), 0);
+	note_attrs("tmp/sg_out");
+	FT_SYS(chmod(p("tmp/sg_out"), 02600));
+	expect("user 1 truncates it", as_user(U1, G1, U_TRUNCATE, p("tmp/sg_out"), NULL, 1), 0);
+	note_attrs("tmp/sg_out");
 	expect("user 1 unlinks its own file in the sticky directory",
 	       as_user(U1, G1, U_UNLINK, p("tmp/u1file"), NULL, 0), 0);
 	expect("root unlinks in the sticky directory", R(rmdir(p("tmp/u1dir"))), 0);
