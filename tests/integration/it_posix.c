@@ -241,6 +241,14 @@ static void mkfile(const char *name, mode_t mode, const char *data)
 	FT_SYS(chmod(p(name), mode));	/* no umask */
 }
 
+/* An empty file owned by @uid and @gid, with @mode (set again: chown clears set-ID bits). */
+static void mkfile_owned(const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+	mkfile(name, mode, NULL);
+	FT_SYS(chown(p(name), uid, gid));
+	FT_SYS(chmod(p(name), mode));
+}
+
 static struct stat st_of(const char *name)
 {
 	struct stat st;
@@ -483,12 +491,8 @@ static void perm_cases(void)
 	 * Set-group-ID without group execute: kept for a writer in the file's group, dropped
 	 * for one outside it (setattr_should_drop_sgid, Linux 6.x).
 	 */
-	mkfile("tmp/sg_in", 02600, NULL);
-	FT_SYS(chown(p("tmp/sg_in"), U1, G1));
-	FT_SYS(chmod(p("tmp/sg_in"), 02600));
-	mkfile("tmp/sg_out", 02600, NULL);
-	FT_SYS(chown(p("tmp/sg_out"), U1, 0));
-	FT_SYS(chmod(p("tmp/sg_out"), 02600));
+	mkfile_owned("tmp/sg_in", 02600, U1, G1);
+	mkfile_owned("tmp/sg_out", 02600, U1, 0);
 	expect("user 1 writes its 02600 file of its own group",
 	       as_user(U1, G1, U_WRITE, p("tmp/sg_in"), NULL, 0), 0);
 	note_attrs("tmp/sg_in");
@@ -616,9 +620,7 @@ static void acl_cases(void)
 	       as_user(U1, G1, U_WRITE, p("acl/shared/f"), NULL, 0), 0);
 
 	/* Setting an ACL takes set-group-ID away from an owner outside the file's group. */
-	mkfile("acl/sgid", 02775, NULL);
-	FT_SYS(chown(p("acl/sgid"), U1, 0));
-	FT_SYS(chmod(p("acl/sgid"), 02775));
+	mkfile_owned("acl/sgid", 02775, U1, 0);
 	expect("user 1 sets an ACL on its 02775 file of group 0",
 	       as_user(U1, G1, U_SETACL, p("acl/sgid"), NULL, 0), 0);
 	note_attrs("acl/sgid");
