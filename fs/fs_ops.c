@@ -1125,6 +1125,15 @@ static int sync_dentry(struct fs *fs, struct fs_inode *i)
 	return rc;
 }
 
+/* chmod of the backing node behind @fd (O_PATH), through /proc/self/fd: 0 or -errno. */
+static int chmod_fd(struct fs *fs, int fd, mode_t mode)
+{
+	char buf[32];
+
+	fd_name(buf, sizeof(buf), fd);
+	return fchmodat(fs->proc_fd, buf, mode & 07777, 0) < 0 ? -errno : 0;
+}
+
 /*
  * The caller's umask, for a node about to be created. The daemon runs with umask 0, and with
  * POSIX ACLs on (FUSE_CAP_POSIX_ACL and FUSE_CAP_DONT_MASK, fs_op_init) the kernel sends the
@@ -1163,7 +1172,6 @@ static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst, st;
 	gid_t gid;
-	char buf[32];
 
 	if (!fs->as_root || (ctx->uid == 0 && ctx->gid == 0))
 		return 0;
@@ -1176,11 +1184,8 @@ static int set_owner(fuse_req_t req, struct fs *fs, struct fs_inode *parent, int
 	if (fchownat(fd, "", ctx->uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* chown clears set-user/group-ID bits on non-directories; put back what was created. */
-	if ((st.st_mode & (S_ISUID | S_ISGID)) && !S_ISDIR(mode) && !S_ISLNK(mode)) {
-		fd_name(buf, sizeof(buf), fd);
-		if (fchmodat(fs->proc_fd, buf, st.st_mode & 07777, 0) < 0)
-			return -errno;
-	}
+	if ((st.st_mode & (S_ISUID | S_ISGID)) && !S_ISDIR(mode) && !S_ISLNK(mode))
+		return chmod_fd(fs, fd, st.st_mode);
 	return 0;
 }
 
@@ -1381,7 +1386,7 @@ static int kill_suidgid(struct fs *fs, struct fs_inode *i, fuse_req_t req, bool 
 {
 	struct stat st;
 	mode_t kill;
-	char buf[32];
+	int rc;
 
 	if (!fs_chan_killpriv() || (!force && fuse_req_ctx(req)->uid == 0))
 		return 0;
@@ -1393,9 +1398,9 @@ static int kill_suidgid(struct fs *fs, struct fs_inode *i, fuse_req_t req, bool 
 		kill |= S_ISGID;
 	if (!kill || !S_ISREG(st.st_mode))
 		return 0;
-	fd_name(buf, sizeof(buf), i->fd);
-	if (fchmodat(fs->proc_fd, buf, st.st_mode & 07777 & ~kill, 0) < 0)
-		return -errno;
+	rc = chmod_fd(fs, i->fd, st.st_mode & ~kill);
+	if (rc < 0)
+		return rc;
 	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
 	/* The kernel caches the old mode until the attribute timeout: drop it now (attributes
 	 * only, a negative offset: no page is touched, so no lock the writer holds is needed). */
@@ -1411,7 +1416,6 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	struct fs_inode *i = ino_get(fs, ino);
 	struct pipeline_file *pf = NULL;
 	struct stat st;
-	char buf[32];
 	int rc = 0;
 
 	(void)fi;	/* truncate is per inode, with or without a handle (fact 7) */
@@ -1427,11 +1431,9 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			rc = -EOPNOTSUPP;
 			goto out;
 		}
-		fd_name(buf, sizeof(buf), i->fd);
-		if (fchmodat(fs->proc_fd, buf, attr->st_mode & 07777, 0) < 0) {
-			rc = -errno;
+		rc = chmod_fd(fs, i->fd, attr->st_mode);
+		if (rc < 0)
 			goto out;
-		}
 		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
 	}
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -2971,16 +2973,12 @@ static int xattr_path(struct fs_inode *i, char *buf, size_t len)
 static int acl_kill_sgid(struct fs *fs, struct fs_inode *i, fuse_req_t req)
 {
 	struct stat st;
-	char buf[32];
 
 	if (fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!(st.st_mode & S_ISGID) || S_ISLNK(st.st_mode) || caller_in_group(req, st.st_gid))
 		return 0;
-	fd_name(buf, sizeof(buf), i->fd);
-	if (fchmodat(fs->proc_fd, buf, st.st_mode & 07777 & ~S_ISGID, 0) < 0)
-		return -errno;
-	return 0;
+	return chmod_fd(fs, i->fd, st.st_mode & ~S_ISGID);
 }
 
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
