@@ -23,8 +23,10 @@
  * Every --check-every operations (default 250) the whole tree of both sides is compared:
  * name, type, mode, size, link count, link target, a hash of the contents, the user xattr and
  * the access and default ACLs of every node. Every --remount-every (default 2000) the mount
- * is unmounted (the daemon must exit 0) and mounted again before that comparison, alternately
- * with a fast and a slow flusher, so the tree read back comes from the backing store.
+ * is unmounted (the daemon must exit 0) and mounted again before that comparison, in turn
+ * with a slow flusher, a slow flusher and -o direct_io (reads and writes bypass the kernel's
+ * page cache of the mount) and a fast flusher, so the tree read back comes from the backing
+ * store and data still queued in the pipeline is read both ways.
  * Times are not compared: the two sides write at different moments. Every open is
  * O_NONBLOCK, so that opening a FIFO answers (ENXIO for a writer without a reader) instead of
  * waiting for the other end.
@@ -549,8 +551,10 @@ int main(int argc, char **argv)
 				hist[step % HIST], ra, rb);
 		if ((step + 1) % remount_every == 0) {
 			ft_umount(&m);
-			snprintf(opts, sizeof(opts), "allow_other,chunk_size=4096,flush_interval_ms=%s",
-				 ++nremounts % 2 ? "10000" : "20");
+			static const char *const rot[] = { "flush_interval_ms=10000",
+				"flush_interval_ms=10000,direct_io", "flush_interval_ms=20" };
+			snprintf(opts, sizeof(opts), "allow_other,chunk_size=4096,%s",
+				 rot[nremounts++ % 3]);
 			ft_mount(&m, store, mp, opts);
 			compare_trees("after a remount");
 		} else if ((step + 1) % check_every == 0 || (check_from >= 0 && step >= check_from)) {
