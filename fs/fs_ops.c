@@ -2400,6 +2400,13 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	/* Every mode changes the file, so a caller's fallocate drops set-user/group-ID as a
+	 * write does (file_modified() in the backing filesystem's own fallocate). */
+	rc = kill_suidgid(fs, i, req, false);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	end = (uint64_t)off + (uint64_t)len;
 	if (!(mode & FALLOC_FL_KEEP_SIZE)) {
 		rc = chunk_file_check_size(pipeline_file_chunk(pf), end);
@@ -2439,6 +2446,14 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	 */
 	if (rc == 0 && mode == 0 && end > pipeline_file_size(pf))
 		rc = pipeline_truncate(pf, end, NULL);
+	if (rc == 0) {
+		/* Like the backing filesystem's own fallocate, also one that changes no size;
+		 * else the flusher would persist the older logical mtime over the backing one. */
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		pipeline_file_set_mtime(pf, &now);
+	}
 	fuse_reply_err(req, -rc);
 }
 

@@ -15,7 +15,10 @@
  * directory (nodes created under it inherit it, and it replaces the umask), set an access ACL
  * (the mode's group bits follow its mask), O_APPEND writes, mkfifo, lchown, utimensat(NULL)
  * (only its answer: times are not compared), umask changes (applied
- * once, to the test process), read, lstat, readlink and readdir. A quarter of the steps run
+ * once, to the test process), read, lstat, readlink, readdir, fallocate (allocate, KEEP_SIZE,
+ * PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC or O_PATH,
+ * setxattr with XATTR_CREATE or XATTR_REPLACE, listxattr, and ftruncate through a read-only
+ * or a write-only descriptor. A quarter of the steps run
  * as user 65534 in a child (the mount has allow_other, and ACLs on), so permissions, the
  * ACLs granting that user access, the owner of what it creates and what it may not change
  * are compared too.
@@ -50,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <grp.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -61,17 +65,19 @@
 
 enum kind { K_MKDIR, K_RMDIR, K_CREATE, K_PWRITE, K_TRUNCATE, K_UNLINK, K_RENAME, K_LINK,
 	    K_SYMLINK, K_CHMOD, K_SETXATTR, K_RMXATTR, K_DEFACL, K_UMASK, K_READ, K_STAT,
-	    K_READLINK, K_LIST, K_ACCACL, K_APPEND, K_MKFIFO, K_CHOWN, K_TOUCH, K_NKINDS };
+	    K_READLINK, K_LIST, K_ACCACL, K_APPEND, K_MKFIFO, K_CHOWN, K_TOUCH, K_FALLOC, K_ACCESS,
+	    K_OPEN, K_XATTRFL, K_LISTXATTR, K_FTRUNC, K_NKINDS };
 
 static const char *const kname[K_NKINDS] = {
 	"mkdir", "rmdir", "create", "pwrite", "truncate", "unlink", "rename", "link", "symlink",
 	"chmod", "setxattr", "removexattr", "default-acl", "umask", "read", "lstat", "readlink",
-	"readdir", "access-acl", "append", "mkfifo", "chown", "touch",
+	"readdir", "access-acl", "append", "mkfifo", "chown", "touch", "fallocate", "access",
+	"open", "setxattr-flags", "listxattr", "ftruncate",
 };
 
 /* How often each kind is drawn, out of the sum. */
 static const int weight[K_NKINDS] = {
-	8, 4, 12, 6, 4, 6, 8, 4, 4, 4, 3, 2, 2, 1, 6, 6, 2, 4, 2, 3, 1, 3, 2,
+	8, 4, 12, 6, 4, 6, 8, 4, 4, 4, 3, 2, 2, 1, 6, 6, 2, 4, 2, 3, 1, 3, 2, 4, 3, 4, 2, 2, 2,
 };
 
 struct op {
@@ -80,6 +86,7 @@ struct op {
 	char target[16];	/* symlink target */
 	mode_t mode;
 	int flags;
+	int sub;		/* a variant, 0..7: fallocate mode, access mask, open flags */
 	uint64_t off, len, seed;
 	int other;		/* run as user and group 65534, not as root */
 };
@@ -120,6 +127,7 @@ static void draw(struct op *o)
 		 targets[ft_rand_below(&rng, sizeof(targets) / sizeof(targets[0]))]);
 	o->mode = modes[ft_rand_below(&rng, sizeof(modes) / sizeof(modes[0]))];
 	o->flags = (int)ft_rand_below(&rng, 3);
+	o->sub = (int)ft_rand_below(&rng, 8);
 	o->off = ft_rand_below(&rng, 4) == 0 ? ft_rand_below(&rng, MAXDATA) :
 					       ft_rand_below(&rng, 3) * 4096;
 	o->len = ft_rand_below(&rng, 3) == 0 ? ft_rand_below(&rng, 16) :
@@ -132,9 +140,9 @@ static void draw(struct op *o)
 
 static void describe(const struct op *o, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s %s %s target=%s mode=%04o flags=%d off=%" PRIu64 " len=%" PRIu64,
-		 o->other ? "(as 65534) " : "", kname[o->k], o->p1, o->p2, o->target,
-		 (unsigned)o->mode, o->flags, o->off, o->len);
+	snprintf(buf, len, "%s%s %s %s target=%s mode=%04o flags=%d sub=%d off=%" PRIu64
+		 " len=%" PRIu64, o->other ? "(as 65534) " : "", kname[o->k], o->p1, o->p2,
+		 o->target, (unsigned)o->mode, o->flags, o->sub, o->off, o->len);
 }
 
 static void report(void)
@@ -276,6 +284,36 @@ static int set_acl(const char *path, const char *name)
 	return setxattr(path, name, acl, sizeof(acl), 0);
 }
 
+/* The names listxattr gives @path (not following a symlink), sorted, into @out. */
+static void list_xattrs(const char *path, char *out)
+{
+	char names[1024], *v[32];
+	ssize_t n = llistxattr(path, names, sizeof(names));
+	size_t used = 0;
+	int nv = 0;
+
+	if (n < 0) {
+		rc_str(out, -1);
+		return;
+	}
+	for (char *p = names; p < names + n && nv < 32; p += strlen(p) + 1)
+		v[nv++] = p;
+	qsort(v, (size_t)nv, sizeof(v[0]), name_cmp);
+	out[0] = 0;
+	for (int i = 0; i < nv; i++)
+		used += (size_t)snprintf(out + used, RES_LEN - used, "%s ", v[i]);
+}
+
+/* fallocate modes, and open flags beyond the plain ones, for K_FALLOC and K_OPEN. */
+static const int fmodes[5] = {
+	0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE,
+	FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+};
+static const int oflags[8] = {
+	O_RDONLY, O_WRONLY, O_RDWR, O_RDONLY | O_DIRECTORY, O_WRONLY | O_NOFOLLOW,
+	O_RDONLY | O_TRUNC, O_RDWR | O_TRUNC, O_PATH | O_NOFOLLOW,
+};
+
 /* Applies @o under @root and describes what it returned and read into @out. */
 static void apply(const char *root, const struct op *o, char *out)
 {
@@ -372,6 +410,44 @@ static void apply(const char *root, const struct op *o, char *out)
 		break;
 	case K_TOUCH:
 		rc_str(out, utimensat(AT_FDCWD, p1, NULL, 0));
+		break;
+	case K_FALLOC:
+		fd = open(p1, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			rc_str(out, -1);
+			break;
+		}
+		rc_str(out, fallocate(fd, fmodes[o->sub % 5], (off_t)o->off,
+				      (off_t)(o->len ? o->len : 1)));
+		if (close(fd) < 0)
+			rc_str(out, -1);
+		break;
+	case K_ACCESS:
+		rc_str(out, access(p1, o->sub ? o->sub : F_OK));
+		break;
+	case K_OPEN:
+		fd = open(p1, oflags[o->sub] | O_NONBLOCK | O_CLOEXEC);
+		rc_str(out, fd);
+		if (fd >= 0 && close(fd) < 0)
+			rc_str(out, -1);
+		break;
+	case K_XATTRFL:
+		fill(buf, o->len % 200, o->seed);
+		rc_str(out, lsetxattr(p1, "user.k", buf, o->len % 200,
+				      o->flags == 2 ? 0 : o->flags ? XATTR_REPLACE : XATTR_CREATE));
+		break;
+	case K_LISTXATTR:
+		list_xattrs(p1, out);
+		break;
+	case K_FTRUNC:
+		fd = open(p1, (o->flags ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			rc_str(out, -1);
+			break;
+		}
+		rc_str(out, ftruncate(fd, (off_t)o->off));
+		if (close(fd) < 0)
+			rc_str(out, -1);
 		break;
 	case K_UMASK:
 		snprintf(out, RES_LEN, "-");	/* applied once, by the caller */

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <grp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static size_t acl_xattr(unsigned char buf[4 + 8 * ACL_MAX], const struct acl_ent
 /* ---- acting as another user ------------------------------------------------------------- */
 
 enum uop { U_OPEN, U_CREATE, U_UNLINK, U_CHMOD, U_CHOWN, U_UTIMES_NOW, U_UTIMES_SET,
-	   U_ACCESS, U_TRUNCATE, U_MKDIR, U_WRITE, U_RENAME, U_SETACL };
+	   U_ACCESS, U_TRUNCATE, U_MKDIR, U_WRITE, U_RENAME, U_SETACL, U_FALLOCATE };
 
 /* Runs one operation as @uid/@gid in a child; returns 0 or its errno. */
 static int as_user(uid_t uid, gid_t gid, enum uop op, const char *a, const char *b, long n)
@@ -214,6 +215,15 @@ static int as_user(uid_t uid, gid_t gid, enum uop op, const char *a, const char 
 			close(fd);
 			break;
 		case U_RENAME: r = res_(rename(a, b)); break;
+		case U_FALLOCATE:	/* n: the mode, over bytes 0..4095 */
+			fd = open(a, O_WRONLY | O_CLOEXEC);
+			if (fd < 0) {
+				r = errno;
+				break;
+			}
+			r = res_(fallocate(fd, (int)n, 0, 4096));
+			close(fd);
+			break;
 		case U_SETACL: {
 			unsigned char x[4 + 8 * ACL_MAX];
 
@@ -487,6 +497,17 @@ static void perm_cases(void)
 	note_attrs("tmp/u1file");
 	expect("user 1 truncates it", as_user(U1, G1, U_TRUNCATE, p("tmp/u1file"), NULL, 1), 0);
 	note_attrs("tmp/u1file");
+	/* fallocate changes the file too (file_modified), in every mode, even KEEP_SIZE. */
+	for (int k = 0; k < 3; k++) {
+		static const int fmode[3] = { FALLOC_FL_KEEP_SIZE, 0,
+					      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE };
+
+		expect("user 1 sets mode 06755 on its file",
+		       as_user(U1, G1, U_CHMOD, p("tmp/u1file"), NULL, 06755), 0);
+		expect("user 1 fallocates it", as_user(U1, G1, U_FALLOCATE, p("tmp/u1file"), NULL,
+							fmode[k]), 0);
+		note_attrs("tmp/u1file");
+	}
 	/*
 	 * Set-group-ID without group execute: kept for a writer in the file's group, dropped
 	 * for one outside it (setattr_should_drop_sgid, Linux 6.x).
@@ -668,6 +689,8 @@ static const struct {
 	{ "rename", "tm", "tm2" },
 	{ "create of another file", "tm2", "tm2" },
 	{ "unlink of another file", "tm2", "tm2" },
+	{ "fallocate KEEP_SIZE", "tm2", "tm2" },
+	{ "fallocate inside the size", "tm2", "tm2" },
 	{ "open O_TRUNC", "tm2", "tm2" },
 };
 
@@ -688,6 +711,12 @@ static void time_op(size_t k)
 	case 5: FT_SYS(rename(p("tm"), p("tm2"))); break;
 	case 6: mkfile("tm3", 0644, NULL); break;
 	case 7: FT_SYS(unlink(p("tm3"))); break;
+	case 8:
+	case 9:	/* tm2 has 1 byte */
+		fd = FT_SYS(open(p("tm2"), O_WRONLY));
+		FT_SYS(fallocate(fd, k == 8 ? FALLOC_FL_KEEP_SIZE : 0, 0, 1));
+		close(fd);
+		break;
 	default:
 		fd = FT_SYS(open(p("tm2"), O_WRONLY | O_TRUNC));
 		close(fd);
