@@ -1734,6 +1734,20 @@ static struct fs_inode *pin_name(struct fs *fs, struct fs_inode *dir, const char
 	return inode_pin(fs, st.st_dev, st.st_ino);
 }
 
+/* The whiteout a rename left at @name in @dir belongs to the caller, as a node it made. */
+static void whiteout_owner(fuse_req_t req, struct fs *fs, struct fs_inode *dir,
+			   const char *name)
+{
+	int fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : set_owner(req, fs, dir, fd, S_IFCHR);
+
+	if (rc < 0)
+		fs_log(LOG_WARNING, "whiteout %s: cannot give it the caller's owner: %s", name,
+		       strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
@@ -1744,7 +1758,12 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool src_exists, dst_exists;
 	int rc;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+	/*
+	 * RENAME_WHITEOUT (the VFS has checked CAP_MKNOD and refused it with EXCHANGE) leaves
+	 * a 0/0 character device at the old name: overlayfs needs it, with xattrs and d_type,
+	 * to take a FUSE mount as its upper layer.
+	 */
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -1778,6 +1797,8 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = meta_error(fs, "rename", name, -rc);
 		goto out;
 	}
+	if (flags & RENAME_WHITEOUT)
+		whiteout_owner(req, fs, dir, name);
 	if (src) {
 		inode_set_name(fs, src, ndir, newname);
 		mark_dentry_dirty(fs, src, dir);

@@ -790,6 +790,24 @@ static void misc_cases(void)
 		close(fd);
 	}
 
+	/* RENAME_WHITEOUT (overlayfs's upper layer): a 0/0 character device at the old name. */
+	mkfile("wo", 0644, "w");
+	expect("rename with RENAME_WHITEOUT",
+	       R(renameat2(AT_FDCWD, p("wo"), AT_FDCWD, p("wo2"), RENAME_WHITEOUT)), 0);
+	note_attrs("wo");
+	note("rdev of the whiteout: %u:%u", major(st_of("wo").st_rdev), minor(st_of("wo").st_rdev));
+	note_attrs("wo2");
+	expect("RENAME_WHITEOUT | RENAME_NOREPLACE onto an existing name",
+	       R(renameat2(AT_FDCWD, p("wo2"), AT_FDCWD, p("ap"), RENAME_WHITEOUT |
+			   RENAME_NOREPLACE)), EEXIST);
+	expect("RENAME_WHITEOUT | RENAME_EXCHANGE",
+	       R(renameat2(AT_FDCWD, p("wo2"), AT_FDCWD, p("ap"), RENAME_WHITEOUT |
+			   RENAME_EXCHANGE)), EINVAL);
+	expect("RENAME_WHITEOUT of a missing name",
+	       R(renameat2(AT_FDCWD, p("nowo"), AT_FDCWD, p("wo3"), RENAME_WHITEOUT)), ENOENT);
+	expect("link to the whiteout", R(link(p("wo"), p("wo-link"))), 0);
+	note_attrs("wo");
+
 	/* Symlinks. */
 	FT_SYS(symlink("some/target/path", p("sl")));
 	note_attrs("sl");

@@ -10,7 +10,9 @@
 #     so sizes and mtimes of files and directories were kept exactly);
 #   - sqlite3: 1000 one-INSERT transactions with journal_mode=DELETE and with WAL, then
 #     PRAGMA integrity_check and the row count;
-#   - git init/add/commit/fsck (git is a dependency of this test: apt-get install git).
+#   - git init/add/commit/fsck (git is a dependency of this test: apt-get install git);
+#   - overlayfs with its upper and work directories in the mount (whiteouts, opaque
+#     directories, copy-up), mounted again over the remounted store.
 #
 # Usage: it_tools.sh FROZENFS_BINARY   (or env FROZENFS). FT_FAKE=bind runs it on plain ext4.
 
@@ -183,6 +185,40 @@ git_verify()
 git_verify live
 GIT_HEAD=$(git -C "$M/repo" rev-parse HEAD)
 
+# --- overlayfs with the mount as its upper layer -----------------------------------------------
+# overlayfs takes a FUSE upper layer only with RENAME_WHITEOUT, trusted.* xattrs and d_type.
+ft_check "overlayfs with its upper and work directories in the mount"
+LOW=$T/lower
+OV=$T/ovl
+mkdir -p "$LOW/d" "$M/ovl/upper" "$M/ovl/work" "$OV"
+printf 'lower\n' >"$LOW/l"
+printf 'x\n' >"$LOW/d/f"
+printf 'keep\n' >"$LOW/keep"
+ovl_mount()
+{
+	ft_assert_cmd "mount overlay ($1)" mount -t overlay overlay \
+		-o "lowerdir=$LOW,upperdir=$M/ovl/upper,workdir=$M/ovl/work" "$OV"
+	FT_MOUNTS+=("$OV")
+}
+ovl_verify()
+{
+	ft_assert_eq "$(cd "$OV" && ls -A | tr '\n' ' ')" "d keep n " "overlay listing ($1)"
+	ft_assert_eq "$(cat "$OV/keep")" "$(printf 'keep\nmore')" "overlay copy-up ($1)"
+	ft_assert_eq "$(ls -A "$OV/d" | tr '\n' ' ')" "g " "overlay opaque directory ($1)"
+	ft_assert_eq "$(stat -c '%F %t:%T' "$M/ovl/upper/l")" "character special file 0:0" \
+		"whiteout of l in the upper layer ($1)"
+}
+ovl_mount live
+rm "$OV/l"
+rm -r "$OV/d"
+mkdir "$OV/d"
+printf 'g\n' >"$OV/d/g"
+printf 'more\n' >>"$OV/keep"
+printf 'n\n' >"$OV/n"
+mv "$OV/n" "$OV/n2" && mv "$OV/n2" "$OV/n"
+ovl_verify live
+ft_assert_cmd "umount overlay" umount "$OV"
+
 # --- remount and check everything again ------------------------------------------------------
 ft_check "unmount, remount, and verify everything from the store"
 remount_fs "$S" "$M" "$OPTS"
@@ -201,6 +237,9 @@ sqlite_verify DELETE "after remount"
 sqlite_verify WAL "after remount"
 git_verify "after remount"
 ft_assert_eq "$(git -C "$M/repo" rev-parse HEAD)" "$GIT_HEAD" "git HEAD after remount"
+ovl_mount "after remount"
+ovl_verify "after remount"
+ft_assert_cmd "umount overlay" umount "$OV"
 umount_fs "$M"
 
 ft_done
