@@ -10,12 +10,12 @@
  * mount, and compares the two results: 0 or the errno, plus what the operation reads
  * (contents, attributes, a listing, a link target). The operations: mkdir, rmdir, create
  * (with O_EXCL or O_TRUNC, and data), pwrite into an existing file, truncate, unlink, rename
- * with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE, link, symlink (relative targets only,
- * some dangling, some looping), chmod, set and remove a user xattr, set a default ACL on a
- * directory (nodes created under it inherit it, and it replaces the umask), set an access ACL
- * (the mode's group bits follow its mask), O_APPEND writes, mkfifo, lchown, utimensat(NULL)
- * (only its answer: times are not compared), umask changes (applied
- * once, to the test process), read, lstat, readlink, readdir, fallocate (allocate, KEEP_SIZE,
+ * with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE (some also with RENAME_WHITEOUT), link,
+ * symlink (relative targets only, some dangling, some looping), chmod, set and remove a user
+ * xattr, set a default ACL on a directory (nodes created under it inherit it, and it replaces
+ * the umask), set an access ACL (the mode's group bits follow its mask), O_APPEND writes,
+ * mkfifo, lchown, utimensat(NULL) (only its answer: times are not compared), umask changes
+ * (applied once, to the test process), read, lstat, readlink, readdir, fallocate (allocate, KEEP_SIZE,
  * PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC or O_PATH,
  * setxattr with XATTR_CREATE or XATTR_REPLACE, listxattr, and ftruncate through a read-only
  * or a write-only descriptor. A quarter of the steps run
@@ -364,7 +364,9 @@ static void apply(const char *root, const struct op *o, char *out)
 		rc_str(out, unlink(p1));
 		break;
 	case K_RENAME:
-		rc_str(out, renameat2(AT_FDCWD, p1, AT_FDCWD, p2, rflags[o->flags]));
+		/* sub 7: RENAME_WHITEOUT, alone or with the flag drawn (EINVAL with EXCHANGE) */
+		rc_str(out, renameat2(AT_FDCWD, p1, AT_FDCWD, p2,
+				      rflags[o->flags] | (o->sub == 7 ? RENAME_WHITEOUT : 0)));
 		break;
 	case K_LINK:
 		rc_str(out, link(p1, p2));
@@ -588,7 +590,7 @@ static void compare_trees(const char *why)
 int main(int argc, char **argv)
 {
 	long nops, check_every, remount_every, check_from;
-	char store[PATH_MAX], mp[PATH_MAX], opts[64], ra[RES_LEN], rb[RES_LEN];
+	char store[PATH_MAX], mp[PATH_MAX], opts[128], ra[RES_LEN], rb[RES_LEN];
 	int nremounts = 0;
 
 	ft_init(argc, argv);
@@ -608,7 +610,7 @@ int main(int argc, char **argv)
 	FT_SYS(mkdir(raw_root, 0755));
 	/* Other users reach both sides: the temporary directory is private. */
 	FT_SYS(chmod(ft_tmpdir(), 0755));
-	ft_mount(&m, store, mp, "allow_other,chunk_size=4096,flush_interval_ms=20");
+	ft_mount(&m, store, mp, "allow_other,dev,chunk_size=4096,flush_interval_ms=20");
 	FT_SYS(chmod(m.mnt, 0755));
 	umask(022);
 
@@ -629,7 +631,7 @@ int main(int argc, char **argv)
 			ft_umount(&m);
 			static const char *const rot[] = { "flush_interval_ms=10000",
 				"flush_interval_ms=10000,direct_io", "flush_interval_ms=20" };
-			snprintf(opts, sizeof(opts), "allow_other,chunk_size=4096,%s",
+			snprintf(opts, sizeof(opts), "allow_other,dev,chunk_size=4096,%s",
 				 rot[nremounts++ % 3]);
 			ft_mount(&m, store, mp, opts);
 			compare_trees("after a remount");
@@ -641,7 +643,7 @@ int main(int argc, char **argv)
 	ft_ok("%ld operations, %d remounts, the same answers and the same tree", nops,
 	      nremounts);
 	ft_umount(&m);
-	ft_mount(&m, store, mp, "allow_other,chunk_size=4096");
+	ft_mount(&m, store, mp, "allow_other,dev,chunk_size=4096");
 	compare_trees("after the last remount");
 	ft_umount(&m);
 	return ft_done();
