@@ -18,9 +18,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* FUSE_DIRECT_IO_ALLOW_MMAP (protocol 7.39, Linux 6.6; bit 36, so bit 4 of flags2), which
+ * Debian 12's linux/fuse.h (7.38) does not define yet. */
+#define DIRECT_IO_ALLOW_MMAP_HI	(1u << (36 - 32))
 
 static uint64_t init_unique;		/* INIT's unique; see above */
 static bool init_offered;		/* the kernel offered FUSE_HANDLE_KILLPRIV_V2 */
+static bool init_dio_mmap;		/* ... and FUSE_DIRECT_IO_ALLOW_MMAP */
 static atomic_bool init_answered;	/* relaxed: only a fast path for the hooks */
 static atomic_int killpriv;		/* release on set, acquire on read */
 static char ra_path[64];		/* set before the session runs; "" if none */
@@ -67,6 +71,9 @@ static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 			init_unique = in.unique;
 			init_offered = init.major == FUSE_KERNEL_VERSION && init.minor >= 33 &&
 				       (init.flags & FUSE_HANDLE_KILLPRIV_V2);
+			init_dio_mmap = init.major == FUSE_KERNEL_VERSION && init.minor >= 39 &&
+					(init.flags & FUSE_INIT_EXT) &&
+					(init.flags2 & DIRECT_IO_ALLOW_MMAP_HI);
 		}
 	}
 	return r < 0 ? -1 : r;
@@ -87,6 +94,12 @@ static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 			if (init_offered) {
 				io->flags |= FUSE_HANDLE_KILLPRIV_V2;
 				atomic_store_explicit(&killpriv, 1, memory_order_release);
+			}
+			/* The kernel reads flags2 only with FUSE_INIT_EXT; libfuse 3.14 zeroes it. */
+			if (init_dio_mmap && iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
+							sizeof(uint32_t)) {
+				io->flags |= FUSE_INIT_EXT;
+				io->flags2 |= DIRECT_IO_ALLOW_MMAP_HI;
 			}
 			atomic_store_explicit(&init_answered, true, memory_order_relaxed);
 			/* The kernel applies the reply (and its read-ahead) within this write. */

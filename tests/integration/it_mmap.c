@@ -22,7 +22,9 @@
  *     dropped part reads as zeros when the file grows again;
  *   - msync(MS_SYNC) is a durability point: stores followed by msync(MS_SYNC) survive a power
  *     loss (kill -9 of the daemon, ext4 shutdown without log flush, remount), and so do the
- *     stores of a mapping that was unmapped before an fdatasync of its descriptor.
+ *     stores of a mapping that was unmapped before an fdatasync of its descriptor;
+ *   - with -o direct_io a MAP_SHARED mapping works (Linux >= 6.6) and read(2) and write(2)
+ *     see its stores and it sees theirs.
  *
  * Usage: it_mmap FROZENFS_BINARY (run as root: power loss needs a loop device)
  */
@@ -343,6 +345,56 @@ static void msync_is_durable(void)
 	free(model2);
 }
 
+/*
+ * With -o direct_io, read(2) and write(2) bypass the page cache, but a shared mapping needs it:
+ * the kernel allows one only when the daemon says FUSE_DIRECT_IO_ALLOW_MMAP (Linux >= 6.6),
+ * and then writes dirty mapped pages back before a direct read and drops them after a direct
+ * write. Without it mmap(MAP_SHARED) fails with ENODEV, and SQLite's WAL index with it.
+ */
+static void direct_io_maps(void)
+{
+	const size_t len = 2 * CHUNK + 4096;
+	uint8_t *model = random_bytes(len), *a, got[64];
+	int fd, fd2;
+
+	ft_check("-o direct_io: MAP_SHARED works and stays coherent with read(2) and write(2)");
+	ft_umount(&m);
+	ft_mount(&m, store, mp, OPTS ",direct_io");
+	fd = FT_SYS(open(P("dio"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	ft_pwrite_all(fd, model, len, 0);
+	if (!kernel_at_least(6, 6)) {
+		errno = 0;
+		FT_ASSERT(mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED &&
+			  errno == ENODEV, "before Linux 6.6 a shared mapping should fail with ENODEV");
+		ft_ok("Linux < 6.6: MAP_SHARED fails with ENODEV, as this kernel has it");
+		close(fd);
+		free(model);
+		return;
+	}
+	a = map(fd, len, PROT_READ | PROT_WRITE, MAP_SHARED);
+	FT_ASSERT(ft_memdiff(a, model, len) < 0, "the mapping differs from what write(2) wrote");
+	/* A store, then a direct read through another descriptor, with no msync between. */
+	store_pattern(a, model, len, 9);
+	fd2 = FT_SYS(open(P("dio"), O_RDONLY));
+	FT_ASSERT(pread(fd2, got, sizeof(got), CHUNK - 32) == (ssize_t)sizeof(got) &&
+		  memcmp(got, model + CHUNK - 32, sizeof(got)) == 0,
+		  "read(2) missed a store into the mapping");
+	/* A direct write shows in the mapping. */
+	memset(model + CHUNK + 100, 0x5A, 300);
+	ft_pwrite_all(fd, model + CHUNK + 100, 300, CHUNK + 100);
+	FT_ASSERT(ft_memdiff(a, model, len) < 0, "the mapping missed a write(2)");
+	FT_SYS(msync(a, len, MS_SYNC));
+	FT_SYS(munmap(a, len));
+	close(fd2);
+	close(fd);
+	drop_caches();
+	expect_file("stores and writes, read back on a direct_io mount", P("dio"), model, len);
+	ft_umount(&m);
+	ft_mount(&m, store, mp, OPTS);
+	expect_file("the same after a remount without direct_io", P("dio"), model, len);
+	free(model);
+}
+
 int main(int argc, char **argv)
 {
 	ft_init(argc, argv);
@@ -359,6 +411,7 @@ int main(int argc, char **argv)
 	write_only_writer_is_seen();
 	truncate_while_mapped();
 	msync_is_durable();
+	direct_io_maps();
 
 	ft_umount(&m);
 	ft_disk_umount(&disk);

@@ -9,7 +9,7 @@
 #   - rsync -a, and a second rsync -a that has nothing to do (--itemize-changes prints nothing,
 #     so sizes and mtimes of files and directories were kept exactly);
 #   - sqlite3: 1000 one-INSERT transactions with journal_mode=DELETE and with WAL, then
-#     PRAGMA integrity_check and the row count;
+#     PRAGMA integrity_check and the row count, and WAL again on a -o direct_io mount;
 #   - git init/add/commit/fsck (git is a dependency of this test: apt-get install git);
 #   - overlayfs with its upper and work directories in the mount (whiteouts, opaque
 #     directories, copy-up), mounted again over the remounted store.
@@ -240,6 +240,13 @@ ft_assert_eq "$(git -C "$M/repo" rev-parse HEAD)" "$GIT_HEAD" "git HEAD after re
 ovl_mount "after remount"
 ovl_verify "after remount"
 ft_assert_cmd "umount overlay" umount "$OV"
+
+# --- sqlite WAL with -o direct_io: its index is a shared mapping ---------------------------------
+remount_fs "$S" "$M" "$OPTS,direct_io"
+sqlite_verify WAL "on a direct_io mount"
+ft_assert_cmd "sqlite3 WAL transactions on a direct_io mount" sqlite3 "$M/WAL.db" \
+	"INSERT INTO t(v, b) VALUES('dio', randomblob(10)); DELETE FROM t WHERE v = 'dio';"
+sqlite_verify WAL "after writing on a direct_io mount"
 umount_fs "$M"
 
 ft_done
