@@ -544,6 +544,30 @@ int store_mkfs(const struct chunk_io *io, const char *dirpath, uint32_t chunk_si
 	return rc;
 }
 
+int store_mark_draining(struct store *s)
+{
+	/* Blocking: a store_busy_draining() holds its shared lock only for a moment. */
+	int rc = s->io->flock(s->dirfd, LOCK_EX);
+
+	return rc < 0 ? err_set(rc, "flock (draining)", NULL) : 0;
+}
+
+int store_busy_draining(const struct chunk_io *io, const char *dirpath)
+{
+	int fd, rc;
+
+	if (!io)
+		io = chunk_io_default();
+	fd = io->openat(AT_FDCWD, dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(fd, "openat", dirpath);
+	rc = io->flock(fd, LOCK_SH | LOCK_NB);
+	io->close(fd);		/* and with it the shared lock, if it was granted */
+	if (rc == -EWOULDBLOCK)
+		return 1;
+	return rc < 0 ? err_set(rc, "flock (draining?)", dirpath) : 0;
+}
+
 int store_dirfd(const struct store *s)
 {
 	return s->dirfd;

@@ -72,6 +72,16 @@ int store_open(const struct chunk_io *io, const char *dirpath, uint32_t chunk_si
 /* Unlocks and frees. NULL is a no-op. */
 void store_close(struct store *s);
 
+/*
+ * A daemon that has stopped serving its mount and is writing out what it still holds marks
+ * its store "draining" (an exclusive flock of the backing directory, released with the
+ * store). An unmount returns before that write-out is done, so a store_open() right after
+ * one fails with -EWOULDBLOCK: store_busy_draining() then tells whether the holder is
+ * draining (1: the lock will be free when it is done) or still serving (0), or -errno.
+ */
+int store_mark_draining(struct store *s);
+int store_busy_draining(const struct chunk_io *io, const char *dirpath);
+
 /* O_DIRECTORY fd of BACKING_DIR (owned by the store). */
 int store_dirfd(const struct store *s);
 const struct store_sb *store_superblock(const struct store *s);

@@ -116,6 +116,42 @@ static char *check_dir(const char *what, const char *path)
 }
 
 /* "-ofsname=..." with the mount option separators escaped as libfuse expects. */
+/*
+ * store_open(), waiting for the previous daemon of the store when it is still writing out
+ * after an unmount (umount(2) returns before that: DURABILITY.md fact 3), so that "umount;
+ * mount" works. A store locked by a daemon that is not draining is refused, after a grace
+ * of STORE_GRACE_MS for one that was just unmounted and has not yet marked itself draining.
+ */
+#define STORE_GRACE_MS	2000
+
+static int open_store(struct fs *fs, const char *backing, char *why, size_t whylen,
+		      int *created)
+{
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	struct timespec t0, now;
+	bool told = false;
+	int rc, draining;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		rc = store_open(fs->io, backing, (uint32_t)fs->opts.chunk_size, &fs->store, why,
+				whylen, created);
+		if (rc != -EWOULDBLOCK)
+			return rc;
+		draining = store_busy_draining(fs->io, backing);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (draining != 1 && (now.tv_sec - t0.tv_sec) * 1000 +
+				     (now.tv_nsec - t0.tv_nsec) / 1000000 >= STORE_GRACE_MS)
+			return rc;
+		if (draining == 1 && !told) {
+			fprintf(stderr, "frozenfs: %s: waiting for the previous frozenfs of this "
+				"store to finish writing after its unmount\n", backing);
+			told = true;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
 static int add_fsname(struct fuse_args *args, const char *backing)
 {
 	size_t n = strlen(backing);
@@ -292,7 +328,7 @@ int main(int argc, char *argv[])
 	struct fuse_loop_config *lc;
 	char why[256];
 	char *backing = NULL, *mnt = NULL;
-	int rc, created = 0, ret = 1, mounted = 0, handlers = 0;
+	int rc, mark, created = 0, ret = 1, mounted = 0, handlers = 0;
 
 	/*
 	 * libfuse ends its worker threads with pthread_cancel(), and glibc dlopen()s libgcc_s
@@ -382,8 +418,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "frozenfs: FROZENFS_IOREC: %s\n", strerror(-rc));
 		goto out;
 	}
-	rc = store_open(fs.io, backing, (uint32_t)fs.opts.chunk_size, &fs.store, why,
-			sizeof(why), &created);
+	rc = open_store(&fs, backing, why, sizeof(why), &created);
 	if (rc < 0) {
 		fprintf(stderr, "frozenfs: %s: %s\n", backing, why[0] ? why : strerror(-rc));
 		goto out;
@@ -468,8 +503,13 @@ int main(int argc, char *argv[])
 		fs_log(LOG_ERR, "session loop failed: %s", strerror(-rc));
 	/*
 	 * New requests would hang or fail from here on; make the mount go away (a no-op when
-	 * it was unmounted already) before the possibly long drain.
+	 * it was unmounted already) before the possibly long drain, during which a new daemon
+	 * of this store waits for us instead of refusing (open_store()).
 	 */
+	mark = store_mark_draining(fs.store);
+	if (mark < 0)
+		fs_log(LOG_WARNING, "warning: cannot mark the store draining: %s",
+		       strerror(-mark));
 	fs_reclaim_stop(&fs);	/* before the table goes away */
 	fuse_session_unmount(se);
 	mounted = 0;

@@ -34,6 +34,7 @@
  *   FAULT  EIO, ENOSPC, EDQUOT, EROFS, EINTR (or a decimal errno): return -1 with that errno
  *          and do not make the call. half (pwrite, pwritev, write kinds only): a short transfer
  *          of half the bytes (at least 1; a 1-byte transfer is passed through unchanged).
+ *          delayMS (every kind but the transfers): sleep MS milliseconds, then make the call.
  *
  * The first rule (in FROZENFS_FAULTS order) that fires decides a call's fate. A malformed
  * FROZENFS_FAULTS is one line on stderr and _exit(2) at load time, so a typo can never turn
@@ -44,7 +45,7 @@
  * threads and processes do not interleave):
  *
  *	loaded pid=PID rules=N
- *	fault pid=PID kind=KIND sym=SYMBOL call=N rule=RULE result=EIO|half(DONE/WANTED) path=P
+ *	fault pid=PID kind=KIND sym=SYMBOL call=N rule=RULE result=EIO|half(DONE/WANTED)|delay(MSms) path=P
  *
  * SANITIZERS: with an ASan daemon, libasan must normally come first in the library list.
  * LD_PRELOAD of this shim alone works when ASAN_OPTIONS contains verify_asan_link_order=0;
@@ -75,6 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -116,7 +118,8 @@ struct rule {
 	int nsubs;
 	char subs[MAX_SUBS][SUB_LEN];	/* path substrings that must all occur */
 	unsigned long first, last;	/* matching calls first..last (1-based) fault */
-	int err;			/* errno to fail with, or 0 for a half transfer */
+	int err;			/* errno to fail with, or 0 for a half transfer or delay */
+	unsigned delay_ms;		/* a delay rule: sleep this long, then make the call */
 	char text[RULE_TEXT];		/* as written, for the log */
 
 	_Atomic unsigned long calls;	/* relaxed: only a unique ticket per call is needed */
@@ -308,6 +311,12 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 			bad_rule(text, "half applies to pwrite, pwritev and write only");
 		r->err = 0;
 	}
+	if (n > 5 && n < 11 && strncmp(p, "delay", 5) == 0 && strspn(p + 5, "0123456789") == n - 5) {
+		if (r->kinds & (BIT(K_PWRITE) | BIT(K_PWRITEV) | BIT(K_WRITE)))
+			bad_rule(text, "delay applies to every kind but pwrite, pwritev and write");
+		r->delay_ms = (unsigned)atoi(p + 5);
+		r->err = 0;
+	}
 	for (size_t i = 0; i < sizeof(err_names) / sizeof(err_names[0]); i++)
 		if (strlen(err_names[i].name) == n && strncmp(err_names[i].name, p, n) == 0)
 			r->err = err_names[i].err;
@@ -317,8 +326,8 @@ static void parse_rule(const char *s, size_t n, struct rule *r)
 			r->err = -1;
 	}
 	if (r->err < 0)
-		bad_rule(text, "the fault must be EIO, ENOSPC, EDQUOT, EROFS, EINTR, half or an "
-			 "errno number");
+		bad_rule(text, "the fault must be EIO, ENOSPC, EDQUOT, EROFS, EINTR, half, delayMS "
+			 "or an errno number");
 	atomic_init(&r->calls, 0);
 }
 
@@ -547,13 +556,28 @@ static int fail_call(struct call *c, const struct rule *r, unsigned long n)
 #define AT_CALL(k, s, d0, n0, d1, n1) struct call c = { .kind = (k), .sym = (s), .fd = -1, \
 					   .dirfd = { (d0), (d1) }, .name = { (n0), (n1) } }
 
+/* Sleeps as a delay rule says (logged), before the caller makes the call. */
+static void delay_call(struct call *c, const struct rule *r, unsigned long n)
+{
+	struct timespec ts = { r->delay_ms / 1000, (long)(r->delay_ms % 1000) * 1000000L };
+	char res[32];
+
+	snprintf(res, sizeof(res), "delay(%ums)", r->delay_ms);
+	log_fault(c, r, n, res);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* Returns -1 from the wrapper if a rule fails this call (errno faults; half transfers are
- * the transfer wrappers' business). Calls of a kind no rule names cost one load. */
+ * the transfer wrappers' business), or sleeps first for a delay rule. Calls of a kind no
+ * rule names cost one load. */
 #define MAYBE_FAIL(c)								\
 	do {									\
 		unsigned long n_;						\
 		const struct rule *r_ = decide(&(c), &n_);			\
-		if (r_ && r_->err)						\
+		if (r_ && r_->delay_ms)						\
+			delay_call(&(c), r_, n_);				\
+		else if (r_ && r_->err)						\
 			return fail_call(&(c), r_, n_);			\
 	} while (0)
 #define FAULT_FD(k, s, f)							\

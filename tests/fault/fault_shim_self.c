@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -42,8 +43,9 @@ static const char RULES[] =
 	"write@sf_w:2:ENOSPC,"
 	"writev@sf_w:3:half,"
 	"sync@sf_s:2:EIO,"
+	"fsync@sf_d:1:delay300,"
 	"ftruncate@sf_conc:501+:EIO";
-#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 500)
+#define EXPECTED_FAULTS	(1 + 1 + 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 500)
 
 static int npass;
 
@@ -193,6 +195,20 @@ static int child(const char *dir)
 	expect(fsync(fd), EIO, "fsync(sf_s): sync #2 (rule sync@sf_s:2:EIO)");
 	expect(fdatasync(fd), 0, "fdatasync(sf_s): sync #3");
 	close(fd);
+	{
+		struct timespec t0, t1;
+		long ms;
+
+		fd = open("sf_d", O_RDWR | O_CREAT, 0600);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		expect(fsync(fd), 0, "fsync(sf_d) #1 (rule fsync@sf_d:1:delay300) succeeds");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms < 290)
+			fail("fsync(sf_d) #1 took %ld ms: the delay rule did not sleep", ms);
+		ok("fsync(sf_d) #1 was delayed %ld ms", ms);
+	}
+	close(fd);
 
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_create(&th[i], NULL, thr_main, NULL);
@@ -251,7 +267,7 @@ int main(int argc, char **argv)
 {
 	static const char *const bad[] = {
 		"fsync:0:EIO", "fsync:1:half", "bogus:1:EIO", "fsync:1:EWHAT", "fsync:x:EIO",
-		"fsync@:1:EIO", "fsync:1", "fsync@creat:1:EIO",
+		"fsync@:1:EIO", "fsync:1", "fsync@creat:1:EIO", "pwrite:1:delay10", "fsync:1:delay",
 	};
 	const char *shim = getenv("FT_SHIM");
 	char self[4096], dir[] = "/tmp/frozenfs-shim.XXXXXX", log[4200], line[8192];

@@ -289,6 +289,37 @@ static void test_store_second_open_wouldblock(void **state)
 	store_close(b);
 }
 
+/* A busy store tells a daemon still serving it from one that is draining after an unmount. */
+static void test_store_busy_draining(void **state)
+{
+	struct fixture *f = *state;
+	struct store *a, *b;
+
+	assert_int_equal(store_busy_draining(NULL, f->dir), 0);	/* nobody holds it */
+	assert_int_equal(store_open(NULL, f->dir, 0, &a, NULL, 0, NULL), 0);
+	assert_int_equal(store_open(NULL, f->dir, 0, &b, NULL, 0, NULL), -EWOULDBLOCK);
+	assert_int_equal(store_busy_draining(NULL, f->dir), 0);	/* serving */
+	/* The check's shared lock is gone at once: it never delays the daemon's mark. */
+	assert_int_equal(store_mark_draining(a), 0);
+	assert_int_equal(store_busy_draining(NULL, f->dir), 1);
+	assert_int_equal(store_busy_draining(NULL, f->dir), 1);
+	assert_int_equal(store_open(NULL, f->dir, 0, &b, NULL, 0, NULL), -EWOULDBLOCK);
+	store_close(a);
+	/* Both locks went with the store. */
+	assert_int_equal(store_busy_draining(NULL, f->dir), 0);
+	assert_int_equal(store_open(NULL, f->dir, 0, &b, NULL, 0, NULL), 0);
+	store_close(b);
+
+	/* Errors are reported as such, not as "draining" or "serving". */
+	iofake_reset();
+	iofake_fail("flock", 1, -ENOLCK);
+	assert_int_equal(store_busy_draining(iofake_io(), f->dir), -ENOLCK);
+	iofake_fail("openat", 1, -EACCES);
+	assert_int_equal(store_busy_draining(iofake_io(), f->dir), -EACCES);
+	assert_int_equal(iofake_count("close"), 1);	/* the first check closed its fd */
+	iofake_reset();
+}
+
 static void test_store_chunk_size_from_superblock_wins(void **state)
 {
 	struct fixture *f = *state;
@@ -447,6 +478,7 @@ int main(void)
 		T(test_store_default_chunk_size),
 		T(test_store_refuses_nonempty_foreign_dir),
 		T(test_store_second_open_wouldblock),
+		T(test_store_busy_draining),
 		T(test_store_chunk_size_from_superblock_wins),
 		T(test_store_corrupt_superblock_refused_untouched),
 		T(test_store_bad_directory),

@@ -1,0 +1,50 @@
+#!/bin/bash
+#
+# remount_wait: umount(8) returns before the daemon has written out what it holds (DURABILITY.md
+# fact 3), and the daemon keeps the store locked until then. A mount of the same store in that
+# window waits for it, with one line saying so, instead of refusing ("already mounted"), and
+# then sees all the data. A store that is mounted and served is still refused (it_refusals).
+#
+# The drain is made slow on purpose: the fault shim delays every sync of a regular file 3 s.
+#
+# Usage: remount_wait.sh FROZENFS_BINARY   (env FT_SHIM: libfrozenfs_fault_shim.so)
+
+set -u
+. "$(dirname -- "$0")/../lib/fstest.sh"
+ft_init "$@"
+[ -n "${FT_SHIM:-}" ] && [ -r "$FT_SHIM" ] || ft_fail "env FT_SHIM must name the fault shim"
+
+T=$FT_TMP
+S=$T/store
+M=$T/mnt
+mkdir -p "$S" "$M"
+head -c $((3 << 20)) /dev/urandom >"$T/data"
+
+ft_check "a mount right after an unmount waits for the previous daemon's write-out"
+LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='sync@reg:1+:delay3000' FROZENFS_FAULTS_LOG=$T/faults.log \
+	"$FROZENFS" -f -o flush_interval_ms=60000,nosync_on_close "$S" "$M" >"$T/d1.log" 2>&1 &
+pid1=$!
+FT_PID[$M]=$pid1
+FT_MOUNTS+=("$M")
+ft_wait_until 10 mountpoint -q -- "$M" || ft_fail "the first daemon did not mount: $(cat "$T/d1.log")"
+cp "$T/data" "$M/f"	# queued: no close sync, a 60 s flush interval
+fusermount3 -u -- "$M" || ft_fail "fusermount3 -u failed"
+ft_alive "$pid1" || ft_fail "the first daemon exited before the test could mount again"
+
+"$FROZENFS" -f "$S" "$M" >"$T/d2.log" 2>"$T/d2.err" &
+pid2=$!
+ft_wait_until 30 mountpoint -q -- "$M" ||
+	ft_fail "the second mount did not appear within 30 s: $(cat "$T/d2.err")"
+unset "FT_PID[$M]"
+wait "$pid1" && rc=0 || rc=$?
+ft_assert_eq "$rc" 0 "the first daemon finished its write-out and exited 0"
+FT_PID[$M]=$pid2
+ft_assert_eq "$(grep -c 'waiting for the previous frozenfs of this store to finish writing' "$T/d2.err")" 1 \
+	"the second daemon said once that it waits"
+[ "$(grep -c 'result=delay' "$T/faults.log")" -ge 1 ] ||
+	ft_fail "the shim delayed no sync: the write-out was not slow, the test proves nothing"
+ft_ok "the first daemon's write-out was delayed ($(grep -c 'result=delay' "$T/faults.log") syncs)"
+ft_assert_same_file "$T/data" "$M/f" "the file written before the unmount, read on the new mount"
+umount_fs "$M"
+
+ft_done
