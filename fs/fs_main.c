@@ -115,7 +115,6 @@ static char *check_dir(const char *what, const char *path)
 	return abs;
 }
 
-/* "-ofsname=..." with the mount option separators escaped as libfuse expects. */
 /*
  * store_open(), waiting for the previous daemon of the store when it is still writing out
  * after an unmount (umount(2) returns before that: DURABILITY.md fact 3), so that "umount;
@@ -152,6 +151,7 @@ static int open_store(struct fs *fs, const char *backing, char *why, size_t whyl
 	}
 }
 
+/* "-ofsname=..." with the mount option separators escaped as libfuse expects. */
 static int add_fsname(struct fuse_args *args, const char *backing)
 {
 	size_t n = strlen(backing);
