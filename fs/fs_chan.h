@@ -13,9 +13,10 @@
  * FUSE_HANDLE_KILLPRIV_V2 added when the kernel offered it, and FUSE_DIRECT_IO_ALLOW_MMAP
  * (Linux >= 6.6) likewise: without it a file opened with FOPEN_DIRECT_IO (-o direct_io)
  * cannot be mapped MAP_SHARED (ENODEV), so SQLite's WAL mode failed on such a mount. The
- * splice hooks are plain splice(2): with custom I/O, libfuse offers FUSE_CAP_SPLICE_READ and _WRITE only when they
- * exist (spliced WRITE requests and READ replies, fs_ops.c). Being there when INIT is answered
- * is also the only moment to raise the mount's read-ahead (see fs_chan_install()).
+ * splice hooks are plain splice(2): with custom I/O, libfuse offers FUSE_CAP_SPLICE_READ and
+ * _WRITE only when they exist (spliced WRITE requests and READ replies, fs_ops.c). Being
+ * there when INIT is answered is also the only moment to raise the mount's read-ahead (see
+ * fs_chan_install()).
  */
 #ifndef FROZENFS_FS_CHAN_H
 #define FROZENFS_FS_CHAN_H
