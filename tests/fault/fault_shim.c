@@ -45,7 +45,9 @@
  * threads and processes do not interleave):
  *
  *	loaded pid=PID rules=N
- *	fault pid=PID kind=KIND sym=SYMBOL call=N rule=RULE result=EIO|half(DONE/WANTED)|delay(MSms) path=P
+ *	fault pid=PID kind=KIND sym=SYMBOL call=N rule=RULE result=RESULT path=P
+ *
+ * RESULT is the errno's name (EIO), half(DONE/WANTED) or delay(MSms).
  *
  * SANITIZERS: with an ASan daemon, libasan must normally come first in the library list.
  * LD_PRELOAD of this shim alone works when ASAN_OPTIONS contains verify_asan_link_order=0;

@@ -26,7 +26,8 @@ LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='sync@reg:1+:delay3000' FROZENFS_FAULTS_LOG=
 pid1=$!
 FT_PID[$M]=$pid1
 FT_MOUNTS+=("$M")
-ft_wait_until 10 mountpoint -q -- "$M" || ft_fail "the first daemon did not mount: $(cat "$T/d1.log")"
+ft_wait_until 10 mountpoint -q -- "$M" ||
+	ft_fail "the first daemon did not mount: $(cat "$T/d1.log")"
 cp "$T/data" "$M/f"	# queued: no close sync, a 60 s flush interval
 fusermount3 -u -- "$M" || ft_fail "fusermount3 -u failed"
 ft_alive "$pid1" || ft_fail "the first daemon exited before the test could mount again"
@@ -39,8 +40,8 @@ unset "FT_PID[$M]"
 wait "$pid1" && rc=0 || rc=$?
 ft_assert_eq "$rc" 0 "the first daemon finished its write-out and exited 0"
 FT_PID[$M]=$pid2
-ft_assert_eq "$(grep -c 'waiting for the previous frozenfs of this store to finish writing' "$T/d2.err")" 1 \
-	"the second daemon said once that it waits"
+WAITING='waiting for the previous frozenfs of this store to finish writing'
+ft_assert_eq "$(grep -c "$WAITING" "$T/d2.err")" 1 "the second daemon said once that it waits"
 [ "$(grep -c 'result=delay' "$T/faults.log")" -ge 1 ] ||
 	ft_fail "the shim delayed no sync: the write-out was not slow, the test proves nothing"
 ft_ok "the first daemon's write-out was delayed ($(grep -c 'result=delay' "$T/faults.log") syncs)"

@@ -15,8 +15,8 @@
  * xattr, set a default ACL on a directory (nodes created under it inherit it, and it replaces
  * the umask), set an access ACL (the mode's group bits follow its mask), O_APPEND writes,
  * mkfifo, lchown, utimensat(NULL) (only its answer: times are not compared), umask changes
- * (applied once, to the test process), read, lstat, readlink, readdir, fallocate (allocate, KEEP_SIZE,
- * PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC or O_PATH,
+ * (applied once, to the test process), read, lstat, readlink, readdir, fallocate (allocate,
+ * KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC or O_PATH,
  * setxattr with XATTR_CREATE or XATTR_REPLACE, listxattr, and ftruncate through a read-only
  * or a write-only descriptor. A quarter of the steps run
  * as user 65534 in a child (the mount has allow_other, and ACLs on), so permissions, the
