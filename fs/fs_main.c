@@ -97,15 +97,26 @@ static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap
 /* A directory that exists, resolved to an absolute path; else one line and -1. */
 static char *check_dir(const char *what, const char *path)
 {
-	struct stat st;
+	struct statx st;
 	char *abs;
 
-	if (stat(path, &st) < 0) {
-		fprintf(stderr, "frozenfs: %s '%s': %s\n", what, path,
-			errno == ENOENT ? "does not exist" : strerror(errno));
+	/*
+	 * AT_STATX_FORCE_SYNC: a FUSE mount whose daemon died answers a plain stat() from the
+	 * attributes the kernel cached (for a second after its last use), and we would mount on
+	 * top of it; asked to refresh them, it fails with ENOTCONN.
+	 */
+	if (statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_TYPE, &st) < 0) {
+		/* A FUSE mount whose daemon died (kill -9, a crash) stays until unmounted. */
+		if (errno == ENOTCONN)
+			fprintf(stderr, "frozenfs: %s '%s': %s (a FUSE filesystem whose daemon "
+				"died is still mounted there: unmount it with fusermount3 -u '%s')\n",
+				what, path, strerror(errno), path);
+		else
+			fprintf(stderr, "frozenfs: %s '%s': %s\n", what, path,
+				errno == ENOENT ? "does not exist" : strerror(errno));
 		return NULL;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st.stx_mode)) {
 		fprintf(stderr, "frozenfs: %s '%s': not a directory\n", what, path);
 		return NULL;
 	}

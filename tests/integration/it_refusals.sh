@@ -70,7 +70,7 @@ get_le32()
 # "frozenfs:" line on stderr, mount nothing, and leave BACKING as it was (or absent if absent).
 expect_refusal()
 {
-	local what=$1 backing=$2 mnt=$3 before after rc lines err bad=
+	local what=$1 backing=$2 mnt=$3 before after rc lines err mounts bad=
 	shift 3
 	ft_check "refused: $what"
 	if [ -e "$backing" ]; then
@@ -78,9 +78,11 @@ expect_refusal()
 	else
 		before=ABSENT
 	fi
+	# Mounts on $mnt before and after: one may be there already (a dead one).
+	mounts=$(grep -c " $mnt " /proc/self/mountinfo)
 	timeout -k 5 20 "$FROZENFS" "$@" "$backing" "$mnt" >"$T/out" 2>"$T/err" && rc=0 || rc=$?
 	err=$(cat "$T/err")
-	if [ -e "$mnt" ] && mountpoint -q -- "$mnt"; then
+	if [ "$(grep -c " $mnt " /proc/self/mountinfo)" -gt "$mounts" ]; then
 		fusermount3 -u -- "$mnt" 2>/dev/null || fusermount3 -uz -- "$mnt"
 		ft_fail "$what: the refused mount is mounted on $mnt (exit $rc, stderr: $err)"
 	fi
@@ -239,6 +241,21 @@ ft_assert_eq "$(cat "$MNT/c")" after "first mount still writes after the refused
 umount_fs "$MNT"
 mount_fs "$S" "$MNT"
 ft_assert_eq "$(cat "$MNT/c")" after "file written after the refused second mount survives remount"
+umount_fs "$MNT"
+
+# --- a mount point where a killed daemon's mount is still mounted ----------------------------
+ft_check "a dead FUSE mount on the mount point: refused with the fusermount3 -u hint"
+mount_fs "$S" "$MNT"
+ft_assert_eq "$(cat "$MNT/c")" after "the mount serves (before its daemon is killed)"
+kill -KILL "${FT_PID[$MNT]}"
+wait "${FT_PID[$MNT]}" 2>/dev/null
+unset "FT_PID[$MNT]"
+expect_refusal "mount point with a dead FUSE mount on it" "$S" "$MNT" -f
+grep -q "fusermount3 -u '$MNT'" "$T/err" ||
+	ft_soft_fail "the refusal does not say how to unmount the dead mount: $(cat "$T/err")"
+fusermount3 -u -- "$MNT" || ft_fail "fusermount3 -u of the dead mount failed"
+mount_fs "$S" "$MNT"
+ft_assert_eq "$(cat "$MNT/c")" after "the store mounts again once the dead mount is gone"
 umount_fs "$MNT"
 
 ft_done
