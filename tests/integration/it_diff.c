@@ -16,12 +16,11 @@
  * the umask), set an access ACL (the mode's group bits follow its mask), O_APPEND writes,
  * mkfifo, lchown, utimensat(NULL) (only its answer: times are not compared), umask changes
  * (applied once, to the test process), read, lstat, readlink, readdir, fallocate (allocate,
- * KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC or O_PATH,
- * setxattr with XATTR_CREATE or XATTR_REPLACE, listxattr, and ftruncate through a read-only
- * or a write-only descriptor. A quarter of the steps run
- * as user 65534 in a child (the mount has allow_other, and ACLs on), so permissions, the
- * ACLs granting that user access, the owner of what it creates and what it may not change
- * are compared too.
+ * KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC
+ * or O_PATH, setxattr with XATTR_CREATE or XATTR_REPLACE, listxattr, and ftruncate through a
+ * read-only or a write-only descriptor. A quarter of the steps run as user 65534 in a child
+ * (the mount has allow_other, dev, and ACLs on), so permissions, the ACLs granting that user
+ * access, the owner of what it creates and what it may not change are compared too.
  *
  * Every --check-every operations (default 250) the whole tree of both sides is compared:
  * name, type, mode, size, link count, link target, a hash of the contents, the user xattr and
@@ -235,11 +234,21 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* @names[0..n) sorted, each followed by a space, into @out. */
+static void join_sorted(char **names, int n, char *out)
+{
+	size_t used = 0;
+
+	qsort(names, (size_t)n, sizeof(names[0]), name_cmp);
+	out[0] = 0;
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, RES_LEN - used, "%s ", names[i]);
+}
+
 static void list_dir(const char *path, char *out)
 {
 	char *names[64];
 	int n = 0;
-	size_t used = 0;
 	struct dirent *e;
 	DIR *d = opendir(path);
 
@@ -251,12 +260,9 @@ static void list_dir(const char *path, char *out)
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			names[n++] = strdup(e->d_name);
 	closedir(d);
-	qsort(names, (size_t)n, sizeof(names[0]), name_cmp);
-	out[0] = 0;
-	for (int i = 0; i < n; i++) {
-		used += (size_t)snprintf(out + used, RES_LEN - used, "%s ", names[i]);
+	join_sorted(names, n, out);
+	for (int i = 0; i < n; i++)
 		free(names[i]);
-	}
 }
 
 static void fill(uint8_t *buf, size_t len, uint64_t from)
@@ -289,7 +295,6 @@ static void list_xattrs(const char *path, char *out)
 {
 	char names[1024], *v[32];
 	ssize_t n = llistxattr(path, names, sizeof(names));
-	size_t used = 0;
 	int nv = 0;
 
 	if (n < 0) {
@@ -298,10 +303,7 @@ static void list_xattrs(const char *path, char *out)
 	}
 	for (char *p = names; p < names + n && nv < 32; p += strlen(p) + 1)
 		v[nv++] = p;
-	qsort(v, (size_t)nv, sizeof(v[0]), name_cmp);
-	out[0] = 0;
-	for (int i = 0; i < nv; i++)
-		used += (size_t)snprintf(out + used, RES_LEN - used, "%s ", v[i]);
+	join_sorted(v, nv, out);
 }
 
 /* fallocate modes, and open flags beyond the plain ones, for K_FALLOC and K_OPEN. */
