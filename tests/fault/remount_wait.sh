@@ -21,7 +21,9 @@ mkdir -p "$S" "$M"
 head -c $((3 << 20)) /dev/urandom >"$T/data"
 
 ft_check "a mount right after an unmount waits for the previous daemon's write-out"
+# verify_asan_link_order=0: the shim may come before an ASan daemon's runtime (fault_shim.c).
 LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='sync@reg:1+:delay3000' FROZENFS_FAULTS_LOG=$T/faults.log \
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 	"$FROZENFS" -f -o flush_interval_ms=60000,nosync_on_close "$S" "$M" >"$T/d1.log" 2>&1 &
 pid1=$!
 FT_PID[$M]=$pid1
