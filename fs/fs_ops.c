@@ -1409,6 +1409,12 @@ static int kill_suidgid(struct fs *fs, struct fs_inode *i, fuse_req_t req, bool 
 	return 0;
 }
 
+/* The attributes a SETATTR can change (the rest say which handle or lock owner asks). */
+#define FS_SET_ATTR_CHANGES                                                                   \
+	(FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE |     \
+	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |                 \
+	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
+
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 			  struct fuse_file_info *fi)
 {
@@ -1419,12 +1425,20 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	int rc = 0;
 
 	(void)fi;	/* truncate is per inode, with or without a handle (fact 7) */
-	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-		     FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-		     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
-		rc = fs_check_writable(fs);
-		if (rc < 0)
+	rc = fs_check_writable(fs);
+	if (rc < 0)
+		goto out;
+	if (!(valid & FS_SET_ATTR_CHANGES)) {
+		/*
+		 * chown(f, -1, -1): the kernel sends no attribute (it keeps the ctime to itself
+		 * without a write-back cache), yet the backing filesystem would set the ctime.
+		 */
+		if (fchownat(i->fd, "", (uid_t)-1, (gid_t)-1,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
 			goto out;
+		}
+		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
 	}
 	if (valid & FUSE_SET_ATTR_MODE) {
 		if (S_ISLNK(i->type)) {
@@ -2466,8 +2480,8 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	 * change slips in between this check and the truncate.
 	 */
 	if (rc == 0 && mode == 0 && end > pipeline_file_size(pf))
-		rc = pipeline_truncate(pf, end, NULL);
-	if (rc == 0) {
+		rc = pipeline_truncate(pf, end, NULL);	/* sets the mtime itself */
+	else if (rc == 0) {
 		/* Like the backing filesystem's own fallocate, also one that changes no size;
 		 * else the flusher would persist the older logical mtime over the backing one. */
 		struct timespec now;

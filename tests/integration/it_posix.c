@@ -684,6 +684,7 @@ static const struct {
 	{ "write", "tm", "tm" },
 	{ "chmod", "tm", "tm" },
 	{ "chown", "tm", "tm" },
+	{ "chown -1 -1", "tm", "tm" },
 	{ "truncate down", "tm", "tm" },
 	{ "truncate to the same size", "tm", "tm" },
 	{ "rename", "tm", "tm2" },
@@ -706,15 +707,16 @@ static void time_op(size_t k)
 		break;
 	case 1: FT_SYS(chmod(p("tm"), 0600)); break;
 	case 2: FT_SYS(chown(p("tm"), U1, G1)); break;
-	case 3:
-	case 4: FT_SYS(truncate(p("tm"), 1)); break;
-	case 5: FT_SYS(rename(p("tm"), p("tm2"))); break;
-	case 6: mkfile("tm3", 0644, NULL); break;
-	case 7: FT_SYS(unlink(p("tm3"))); break;
-	case 8:
-	case 9:	/* tm2 has 1 byte */
+	case 3: FT_SYS(chown(p("tm"), (uid_t)-1, (gid_t)-1)); break;
+	case 4:
+	case 5: FT_SYS(truncate(p("tm"), 1)); break;
+	case 6: FT_SYS(rename(p("tm"), p("tm2"))); break;
+	case 7: mkfile("tm3", 0644, NULL); break;
+	case 8: FT_SYS(unlink(p("tm3"))); break;
+	case 9:
+	case 10:	/* tm2 has 1 byte */
 		fd = FT_SYS(open(p("tm2"), O_WRONLY));
-		FT_SYS(fallocate(fd, k == 8 ? FALLOC_FL_KEEP_SIZE : 0, 0, 1));
+		FT_SYS(fallocate(fd, k == 9 ? FALLOC_FL_KEEP_SIZE : 0, 0, 1));
 		close(fd);
 		break;
 	default:
