@@ -316,10 +316,55 @@ static const int oflags[8] = {
 	O_RDONLY | O_TRUNC, O_RDWR | O_TRUNC, O_PATH | O_NOFOLLOW,
 };
 
+static uint8_t buf[MAXDATA];
+
+/* What the operations that write through a descriptor do with it (-1 and errno on failure). */
+static long act_create(int fd, const struct op *o)
+{
+	fill(buf, o->len, o->seed);
+	return pwrite(fd, buf, o->len, 0);
+}
+
+static long act_pwrite(int fd, const struct op *o)
+{
+	fill(buf, o->len, o->seed);
+	return pwrite(fd, buf, o->len, (off_t)o->off);
+}
+
+static long act_append(int fd, const struct op *o)
+{
+	fill(buf, o->len % 9000, o->seed);
+	return write(fd, buf, o->len % 9000);
+}
+
+static long act_falloc(int fd, const struct op *o)
+{
+	return fallocate(fd, fmodes[o->sub % 5], (off_t)o->off, (off_t)(o->len ? o->len : 1));
+}
+
+static long act_ftrunc(int fd, const struct op *o)
+{
+	return ftruncate(fd, (off_t)o->off);
+}
+
+/* Opens @path, applies @act to the descriptor and closes it; @out gets each failure. */
+static void with_fd(const char *path, int flags, mode_t mode, const struct op *o, char *out,
+		    long (*act)(int fd, const struct op *o))
+{
+	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, mode);
+
+	if (fd < 0) {
+		rc_str(out, -1);
+		return;
+	}
+	rc_str(out, act(fd, o) < 0 ? -1 : 0);
+	if (close(fd) < 0)
+		rc_str(out, -1);
+}
+
 /* Applies @o under @root and describes what it returned and read into @out. */
 static void apply(const char *root, const struct op *o, char *out)
 {
-	static uint8_t buf[MAXDATA];
 	char p1[PATH_MAX], p2[PATH_MAX];
 	static const unsigned rflags[3] = { 0, RENAME_NOREPLACE, RENAME_EXCHANGE };
 	ssize_t n;
@@ -335,29 +380,12 @@ static void apply(const char *root, const struct op *o, char *out)
 		rc_str(out, rmdir(p1));
 		break;
 	case K_CREATE:
-		fd = open(p1, O_CREAT | O_WRONLY | O_NONBLOCK | O_CLOEXEC |
-			      (o->flags == 1 ? O_EXCL : o->flags == 2 ? O_TRUNC : 0), o->mode);
-		if (fd < 0) {
-			rc_str(out, -1);
-			break;
-		}
-		fill(buf, o->len, o->seed);
-		n = pwrite(fd, buf, o->len, 0);
-		rc_str(out, n < 0 ? -1 : 0);
-		if (close(fd) < 0)
-			rc_str(out, -1);
+		with_fd(p1, O_CREAT | O_WRONLY |
+			    (o->flags == 1 ? O_EXCL : o->flags == 2 ? O_TRUNC : 0), o->mode, o, out,
+			act_create);
 		break;
 	case K_PWRITE:
-		fd = open(p1, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			rc_str(out, -1);
-			break;
-		}
-		fill(buf, o->len, o->seed);
-		n = pwrite(fd, buf, o->len, (off_t)o->off);
-		rc_str(out, n < 0 ? -1 : 0);
-		if (close(fd) < 0)
-			rc_str(out, -1);
+		with_fd(p1, O_WRONLY, 0, o, out, act_pwrite);
 		break;
 	case K_TRUNCATE:
 		rc_str(out, truncate(p1, (off_t)o->off));
@@ -393,16 +421,7 @@ static void apply(const char *root, const struct op *o, char *out)
 		rc_str(out, set_acl(p1, "system.posix_acl_access"));
 		break;
 	case K_APPEND:
-		fd = open(p1, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			rc_str(out, -1);
-			break;
-		}
-		fill(buf, o->len % 9000, o->seed);
-		n = write(fd, buf, o->len % 9000);
-		rc_str(out, n < 0 ? -1 : 0);
-		if (close(fd) < 0)
-			rc_str(out, -1);
+		with_fd(p1, O_WRONLY | O_APPEND, 0, o, out, act_append);
 		break;
 	case K_MKFIFO:
 		rc_str(out, mknod(p1, S_IFIFO | o->mode, 0));
@@ -416,15 +435,7 @@ static void apply(const char *root, const struct op *o, char *out)
 		rc_str(out, utimensat(AT_FDCWD, p1, NULL, 0));
 		break;
 	case K_FALLOC:
-		fd = open(p1, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			rc_str(out, -1);
-			break;
-		}
-		rc_str(out, fallocate(fd, fmodes[o->sub % 5], (off_t)o->off,
-				      (off_t)(o->len ? o->len : 1)));
-		if (close(fd) < 0)
-			rc_str(out, -1);
+		with_fd(p1, O_WRONLY, 0, o, out, act_falloc);
 		break;
 	case K_ACCESS:
 		rc_str(out, access(p1, o->sub ? o->sub : F_OK));
@@ -444,14 +455,7 @@ static void apply(const char *root, const struct op *o, char *out)
 		list_xattrs(p1, out);
 		break;
 	case K_FTRUNC:
-		fd = open(p1, (o->flags ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			rc_str(out, -1);
-			break;
-		}
-		rc_str(out, ftruncate(fd, (off_t)o->off));
-		if (close(fd) < 0)
-			rc_str(out, -1);
+		with_fd(p1, o->flags ? O_WRONLY : O_RDONLY, 0, o, out, act_ftrunc);
 		break;
 	case K_UMASK:
 		snprintf(out, RES_LEN, "-");	/* applied once, by the caller */

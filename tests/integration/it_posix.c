@@ -206,24 +206,19 @@ static int as_user(uid_t uid, gid_t gid, enum uop op, const char *a, const char 
 		case U_TRUNCATE: r = res_(truncate(a, n)); break;
 		case U_MKDIR: r = res_(mkdir(a, (mode_t)n)); break;
 		case U_WRITE:
-			fd = open(a, O_WRONLY | O_CLOEXEC);
-			if (fd < 0) {
-				r = errno;
-				break;
-			}
-			r = write(fd, "data", 4) == 4 ? 0 : errno;
-			close(fd);
-			break;
-		case U_RENAME: r = res_(rename(a, b)); break;
 		case U_FALLOCATE:	/* n: the mode, over bytes 0..4095 */
 			fd = open(a, O_WRONLY | O_CLOEXEC);
 			if (fd < 0) {
 				r = errno;
 				break;
 			}
-			r = res_(fallocate(fd, (int)n, 0, 4096));
+			if (op == U_WRITE)
+				r = write(fd, "data", 4) == 4 ? 0 : errno;
+			else
+				r = res_(fallocate(fd, (int)n, 0, 4096));
 			close(fd);
 			break;
+		case U_RENAME: r = res_(rename(a, b)); break;
 		case U_SETACL: {
 			unsigned char x[4 + 8 * ACL_MAX];
 
