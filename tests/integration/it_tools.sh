@@ -11,6 +11,8 @@
 #   - sqlite3: 1000 one-INSERT transactions with journal_mode=DELETE and with WAL, then
 #     PRAGMA integrity_check and the row count, and WAL again on a -o direct_io mount;
 #   - git init/add/commit/fsck (git is a dependency of this test: apt-get install git);
+#   - dpkg --root installing, upgrading and removing a package built here (dpkg writes each
+#     file as .dpkg-new, fsyncs it and renames it over the old one), then dpkg --verify;
 #   - overlayfs with its upper and work directories in the mount (whiteouts, opaque
 #     directories, copy-up), mounted again over the remounted store.
 #
@@ -20,7 +22,7 @@ set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
 
-ft_need "see the test dependencies" sha256sum dd tar rsync sqlite3 git cmp
+ft_need "see the test dependencies" sha256sum dd tar rsync sqlite3 git cmp dpkg dpkg-deb
 
 T=$FT_TMP
 S=$T/store
@@ -185,6 +187,52 @@ git_verify()
 git_verify live
 GIT_HEAD=$(git -C "$M/repo" rev-parse HEAD)
 
+# --- dpkg --------------------------------------------------------------------------------------
+# A package manager's write pattern: unpack as .dpkg-new, fsync, rename over; status files
+# replaced the same way. Version 1 is installed, then upgraded to 2 (one file changed, one
+# dropped, one added), then a second package is installed and removed.
+ft_check "dpkg --root: install, upgrade, remove, verify"
+deb_build()	# NAME VERSION FILE...: a package with FILEs (usr/share/NAME/FILE, FILE's content)
+{
+	local name=$1 ver=$2 d=$T/deb/$1-$2
+	shift 2
+	mkdir -p "$d/DEBIAN" "$d/usr/share/$name" "$d/usr/bin"
+	printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: it <it@example.invalid>\nDescription: it_tools test package\n' \
+		"$name" "$ver" >"$d/DEBIAN/control"
+	for f in "$@"; do
+		head -c $((${#f} * 3001)) "$SRC/d0/sa/f1.bin" >"$d/usr/share/$name/$f"
+		printf '%s %s\n' "$f" "$ver" >>"$d/usr/share/$name/$f"
+	done
+	ln -s "../share/$name/$1" "$d/usr/bin/$name"
+	dpkg-deb --root-owner-group -b "$d" "$T/deb/$name-$ver.deb" >/dev/null
+}
+DR=$M/droot
+mkdir -p "$DR/var/lib/dpkg/info" "$DR/var/lib/dpkg/updates" "$DR/var/lib/dpkg/triggers"
+touch "$DR/var/lib/dpkg/status" "$DR/var/lib/dpkg/available"
+dpkg_root() { dpkg --root="$DR" --log=/dev/null "$@"; }
+deb_build itpkg 1 alpha beta gamma
+deb_build itpkg 2 alpha gamma delta
+deb_build itother 1 one
+ft_assert_cmd "dpkg -i itpkg 1" dpkg_root -i "$T/deb/itpkg-1.deb"
+ft_assert_cmd "dpkg -i itpkg 2 (upgrade)" dpkg_root -i "$T/deb/itpkg-2.deb"
+ft_assert_cmd "dpkg -i itother" dpkg_root -i "$T/deb/itother-1.deb"
+ft_assert_cmd "dpkg -r itother" dpkg_root -r itother
+dpkg_verify()
+{
+	ft_assert_eq "$(dpkg-query --root="$DR" -W -f '${Package} ${Version} ${Status}\n' | sort)" \
+		"itpkg 2 install ok installed" \
+		"dpkg status ($1)"
+	ft_assert_cmd "dpkg --verify itpkg ($1)" dpkg --root="$DR" --verify itpkg
+	ft_assert_eq "$(dpkg --root="$DR" --verify itpkg)" "" "dpkg --verify reports nothing ($1)"
+	ft_assert_eq "$(cd "$DR/usr/share/itpkg" && ls | tr '\n' ' ')" "alpha delta gamma " \
+		"itpkg 2's files only ($1)"
+	ft_assert_cmd "itpkg's files as packaged ($1)" \
+		diff -r "$T/deb/itpkg-2/usr/share/itpkg" "$DR/usr/share/itpkg"
+	ft_assert_eq "$(readlink "$DR/usr/bin/itpkg")" "../share/itpkg/alpha" "itpkg's link ($1)"
+	ft_assert_eq "$([ -e "$DR/usr/share/itother" ] || echo gone)" gone "itother removed ($1)"
+}
+dpkg_verify live
+
 # --- overlayfs with the mount as its upper layer -----------------------------------------------
 # overlayfs takes a FUSE upper layer only with RENAME_WHITEOUT, trusted.* xattrs and d_type.
 ft_check "overlayfs with its upper and work directories in the mount"
@@ -237,6 +285,7 @@ sqlite_verify DELETE "after remount"
 sqlite_verify WAL "after remount"
 git_verify "after remount"
 ft_assert_eq "$(git -C "$M/repo" rev-parse HEAD)" "$GIT_HEAD" "git HEAD after remount"
+dpkg_verify "after remount"
 ovl_mount "after remount"
 ovl_verify "after remount"
 ft_assert_cmd "umount overlay" umount "$OV"
