@@ -16,11 +16,12 @@
  * DESIGN
  *
  * Creation is atomic with respect to crashes and other frozenfs processes: the superblock is
- * written to STORE_SB_TMP (O_EXCL, so two concurrent creators cannot share it), fsynced, then
- * renamed into place with RENAME_NOREPLACE (never replacing a superblock another process
- * created meanwhile), and the directory is fsynced so the name is durable. A crash leaves
- * either no superblock (and maybe STORE_SB_TMP, which then blocks creation with a message
- * saying to remove it) or a complete, synced one; never a torn one.
+ * written to STORE_SB_TMP under its flock (so two concurrent creators cannot share it),
+ * fsynced, then renamed into place with RENAME_NOREPLACE (never replacing a superblock
+ * another process created meanwhile) while the lock is still held, and the directory is
+ * fsynced so the name is durable. A crash leaves either no superblock (and maybe an
+ * unlocked STORE_SB_TMP, which the next creation takes over and rewrites) or a complete,
+ * synced one; never a torn one.
  *
  * An existing store is only ever read: the superblock is opened O_RDONLY and locked with
  * flock(LOCK_EX|LOCK_NB), which needs no write access, so a refused open (bad CRC, foreign
@@ -253,9 +254,9 @@ static ssize_t read_full(const struct chunk_io *io, int fd, uint8_t *buf, size_t
 }
 
 /*
- * 1 if @dirfd holds nothing but ".", "..", "lost+found" and a leftover STORE_SB_TMP (which the
- * O_EXCL create then reports), 0 if it holds anything else, -errno on error. Reads a fresh
- * open file description so @dirfd's position is left alone.
+ * 1 if @dirfd holds nothing but ".", "..", "lost+found" and a leftover STORE_SB_TMP (which
+ * create_sb() then takes over or refuses), 0 if it holds anything else, -errno on error.
+ * Reads a fresh open file description so @dirfd's position is left alone.
  */
 static int dir_is_empty(const struct chunk_io *io, int dirfd)
 {
@@ -304,6 +305,37 @@ static int publish(int dirfd)
 }
 
 /*
+ * Opens STORE_SB_TMP for writing, created if missing, and locks it: the descriptor, or
+ * -EWOULDBLOCK while another creator holds it, -ESTALE if that creator has published it as
+ * the superblock meanwhile (the name no longer leads to the file locked), or -errno. One left
+ * by an interrupted creation is unlocked and is taken over.
+ */
+static int take_tmp(const struct chunk_io *io, int dirfd)
+{
+	struct stat a, b;
+	int fd, rc;
+
+	fd = io->openat(dirfd, STORE_SB_TMP,
+			O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (fd < 0)
+		return err_set(fd, "openat", STORE_SB_TMP);
+	rc = io->flock(fd, LOCK_EX | LOCK_NB);
+	if (rc < 0) {
+		err_set(rc, "flock", STORE_SB_TMP);
+	} else if (io->fstat(fd, &a) < 0 || !S_ISREG(a.st_mode)) {
+		rc = err_set(-EINVAL, "fstat (not a regular file?)", STORE_SB_TMP);
+	} else if (fstatat(dirfd, STORE_SB_TMP, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+		   a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		rc = err_set(-ESTALE, "fstatat", STORE_SB_TMP);
+	}
+	if (rc < 0) {
+		io->close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/*
  * Creates the superblock in @dirfd, which the caller found without one. @chunk_size is
  * valid. On failure nothing is left behind except, after a failed directory fsync, the
  * complete superblock itself.
@@ -331,40 +363,39 @@ static int create_sb(const struct chunk_io *io, int dirfd, const char *dirpath,
 	sb.ctime = (uint64_t)now.tv_sec;
 	store_sb_encode(&sb, buf);
 
-	fd = io->openat(dirfd, STORE_SB_TMP, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			0644);
-	if (fd == -EEXIST)
-		return fail(err_set(fd, "openat", STORE_SB_TMP), why, whylen,
-			    "cannot create store: " STORE_SB_TMP " exists (another frozenfs is "
-			    "creating this store, or an earlier attempt was interrupted: "
-			    "remove it)");
+	fd = take_tmp(io, dirfd);
+	if (fd == -EWOULDBLOCK)
+		return fail(err_set(-EEXIST, "flock", STORE_SB_TMP), why, whylen,
+			    "cannot create store: another frozenfs is creating it at this moment");
+	if (fd == -ESTALE)
+		return fail(err_set(-EEXIST, "create_sb", STORE_SB_TMP), why, whylen,
+			    "cannot create store: another process created a superblock in %s "
+			    "meanwhile", dirpath);
 	if (fd < 0)
-		return fail(err_set(fd, "openat", STORE_SB_TMP), why, whylen,
-			    "cannot create superblock in %s: %s", dirpath, errstr(fd));
-	rc = write_full(io, fd, buf, sizeof(buf));
+		return fail(fd, why, whylen, "cannot create superblock in %s: %s", dirpath,
+			    errstr(fd));
+	rc = io->ftruncate(fd, 0);	/* an interrupted attempt's bytes */
+	if (rc < 0)
+		err_set(rc, "ftruncate", STORE_SB_TMP);
+	if (rc == 0)
+		rc = write_full(io, fd, buf, sizeof(buf));
 	if (rc == 0) {
 		rc = io->fsync(fd);
 		if (rc < 0)
 			err_set(rc, "fsync", STORE_SB_TMP);
 	}
-	if (rc == 0) {
-		/* close() can report a deferred write error (NFS): check it, once. */
-		rc = io->close(fd);
-		if (rc < 0)
-			err_set(rc, "close", STORE_SB_TMP);
-	} else {
-		io->close(fd);
-	}
+	/* Published under the lock, so no one takes the file over between fsync and rename. */
 	if (rc == 0)
 		rc = publish(dirfd);
-	if (rc < 0) {
+	if (rc < 0)
 		unlinkat(dirfd, STORE_SB_TMP, 0);
-		if (rc == -EEXIST)
-			return fail(rc, why, whylen, "cannot create store: another process "
-				    "created a superblock in %s meanwhile", dirpath);
+	io->close(fd);	/* drops the lock; fsync has reported any deferred write error */
+	if (rc == -EEXIST)
+		return fail(rc, why, whylen, "cannot create store: another process created a "
+			    "superblock in %s meanwhile", dirpath);
+	if (rc < 0)
 		return fail(rc, why, whylen, "cannot write superblock in %s: %s", dirpath,
 			    errstr(rc));
-	}
 	/* The rename is only durable once the directory is (fsync(2)). */
 	rc = io->fsync(dirfd);
 	if (rc < 0)

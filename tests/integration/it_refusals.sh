@@ -170,6 +170,37 @@ done
 # and the empty directory must not have become a store first.
 expect_refusal "unknown option -o nosuchopt on an empty dir" "$EMPTY" "$MNT" -f -o nosuchopt
 
+# --- a store creation that was killed before its superblock was in place --------------------
+# What it leaves is .frozenfs.tmp, unlocked: the next mount takes it over (never a refusal).
+ft_check "a creation killed before its rename: the next mount takes its temp file over"
+KILLED=$T/killed
+mkdir -p "$KILLED"
+printf 'half a superblock' >"$KILLED/.frozenfs.tmp"
+mount_fs "$KILLED" "$MNT" chunk_size=8192
+printf 'x\n' >"$MNT/x" || ft_fail "write to the store created over a leftover temp file"
+umount_fs "$MNT"
+[ ! -e "$KILLED/.frozenfs.tmp" ] || ft_fail "the temp file is still there after the creation"
+ft_assert_eq "$(get_le32 "$KILLED/.frozenfs" 12)" 8192 "the new superblock's chunk size"
+"$FROZENFS" fsck "$KILLED" >"$T/out" 2>&1 || ft_fail "fsck after the creation: $(cat "$T/out")"
+ft_ok "created over the leftover, and fsck is clean"
+# The same with real kills, at 0 to 9 ms into the first mount of an empty directory.
+for k in $(seq 0 19); do
+	rm -rf "$KILLED" && mkdir -p "$KILLED"
+	"$FROZENFS" -f "$KILLED" "$MNT" >/dev/null 2>&1 &
+	pid=$!
+	sleep "0.00$((k % 10))"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	fusermount3 -u -- "$MNT" 2>/dev/null
+	left=$(ls -A "$KILLED" | tr '\n' ' ')
+	"$FROZENFS" "$KILLED" "$MNT" 2>"$T/err" ||
+		ft_fail "mount after a kill $((k % 10)) ms into the creation (left: $left): $(cat "$T/err")"
+	fusermount3 -u -- "$MNT" || ft_fail "unmount after the kill-$k mount"
+	for w in $(seq 100); do "$FROZENFS" fsck "$KILLED" >/dev/null 2>&1 && break; sleep 0.05; done
+	"$FROZENFS" fsck "$KILLED" >"$T/out" 2>&1 || ft_fail "fsck after kill $k: $(cat "$T/out")"
+done
+ft_ok "20 first mounts killed at 0-9 ms: each store mounted again and checked clean"
+
 # --- a real store for the superblock and double-mount cases --------------------------------------
 S=$T/store
 mkdir -p "$S"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,9 +221,9 @@ static void test_store_create_in_empty_dir(void **state)
 	assert_int_equal(sb->uuid[8] >> 6, 2);		/* RFC 4122 variant */
 	assert_true(sb->ctime > 1600000000);
 	assert_true(store_dirfd(s) >= 0);
-	/* Temp file, fsync, rename, fsync of the directory; then locked. */
+	/* Temp file locked, fsync, rename, fsync of the directory; then the store locked. */
 	assert_int_equal(iofake_count("fsync"), 2);
-	assert_int_equal(iofake_count("flock"), 1);
+	assert_int_equal(iofake_count("flock"), 2);
 
 	assert_int_equal(read_file(f, STORE_SB_NAME, buf, sizeof(buf)), STORE_SB_SIZE);
 	assert_int_equal(store_sb_decode(buf, STORE_SB_SIZE, &disk, NULL), 0);
@@ -428,6 +429,19 @@ static void test_store_failed_creation_leaves_nothing(void **state)
 	assert_string_equal(err_last()->op, "fsync");
 	assert_int_equal(count_entries(f), 0);
 
+	/* So does a failed truncate of the temp file, or a failed lock. */
+	iofake_reset();
+	iofake_fail("ftruncate", 1, -EIO);
+	assert_int_equal(store_open(iofake_io(), f->dir, 0, &s, f->why, sizeof(f->why), NULL),
+			 -EIO);
+	assert_int_equal(count_entries(f), 0);
+	iofake_reset();
+	iofake_fail("flock", 1, -ENOLCK);
+	assert_int_equal(store_open(iofake_io(), f->dir, 0, &s, f->why, sizeof(f->why), NULL),
+			 -ENOLCK);
+	assert_non_null(strstr(f->why, "cannot create superblock"));
+	assert_int_equal(count_entries(f), 1);	/* the empty temp file, taken over next time */
+
 	/* A short write and an EINTR on the way are retried. */
 	iofake_reset();
 	iofake_fail("pwritev", 1, IOFAKE_SHORT);
@@ -437,17 +451,47 @@ static void test_store_failed_creation_leaves_nothing(void **state)
 	store_close(s);
 }
 
-static void test_store_leftover_temp_file_blocks_creation(void **state)
+/* What a creation killed before its rename leaves is taken over by the next one. */
+static void test_store_leftover_temp_file_taken_over(void **state)
 {
 	struct fixture *f = *state;
+	uint8_t buf[STORE_SB_SIZE + 8];
+	struct store_sb disk;
 	struct store *s;
-	char buf[8];
+	int created = -1;
+	static const char junk[] = "half a superblock, and more than 64 bytes of it: "
+				   "the rest must be truncated away";
+
+	write_file(f, ".frozenfs.tmp", junk, sizeof(junk) - 1);
+	assert_int_equal(store_open(NULL, f->dir, 8192, &s, f->why, sizeof(f->why), &created),
+			 0);
+	assert_int_equal(created, 1);
+	assert_int_equal(read_file(f, STORE_SB_NAME, buf, sizeof(buf)), STORE_SB_SIZE);
+	assert_int_equal(store_sb_decode(buf, STORE_SB_SIZE, &disk, NULL), 0);
+	assert_int_equal(disk.chunk_size, 8192);
+	assert_int_equal(read_file(f, ".frozenfs.tmp", buf, sizeof(buf)), -ENOENT);
+	store_close(s);
+}
+
+/* One another creator holds locked is left alone, and creation is refused. */
+static void test_store_temp_file_of_another_creator(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], buf[8];
+	struct store *s;
+	int fd;
 
 	write_file(f, ".frozenfs.tmp", "half", 4);
+	path_of(f, ".frozenfs.tmp", p);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
 	assert_int_equal(store_open(NULL, f->dir, 0, &s, f->why, sizeof(f->why), NULL), -EEXIST);
-	assert_non_null(strstr(f->why, ".frozenfs.tmp"));
+	assert_string_equal(f->why,
+			    "cannot create store: another frozenfs is creating it at this moment");
 	assert_int_equal(count_entries(f), 1);
 	assert_int_equal(read_file(f, ".frozenfs.tmp", buf, sizeof(buf)), 4);
+	close(fd);
 }
 
 /* A FIFO named .frozenfs is refused at once: opening it must not wait for a writer. */
@@ -484,7 +528,8 @@ int main(void)
 		T(test_store_bad_directory),
 		T(test_store_mkfs_then_open),
 		T(test_store_failed_creation_leaves_nothing),
-		T(test_store_leftover_temp_file_blocks_creation),
+		T(test_store_leftover_temp_file_taken_over),
+		T(test_store_temp_file_of_another_creator),
 		T(test_store_fifo_superblock_refused_without_blocking),
 	};
 #undef T
