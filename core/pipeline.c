@@ -732,6 +732,25 @@ static void open_cut_locked(struct pipeline_file *f, uint64_t off, uint64_t end)
 	}
 }
 
+/*
+ * Zeroes and allocates [@off, @off + @len) of the backing file. Where the backing filesystem
+ * has no ZERO_RANGE (tmpfs, NFS), as a punched hole allocated again: the same bytes, so that
+ * the mount offers the mode whether or not the range has reached the backing file yet. If
+ * the allocation then fails (ENOSPC), the range already reads as zeros; the caller reports
+ * the error as the backing filesystem's own ZERO_RANGE would.
+ */
+static int zero_backing(struct chunk_file *cf, uint64_t off, uint64_t len)
+{
+	int rc = chunk_file_fallocate(cf, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len);
+
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	rc = chunk_file_fallocate(cf, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+	if (rc == 0)
+		rc = chunk_file_reserve(cf, off, len);
+	return rc;
+}
+
 int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zero,
 		   uint64_t *ticket)
 {
@@ -766,8 +785,7 @@ int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zer
 	if (zero) {
 		/* Zeroed and allocated: the backing bytes in place, a reservation past them. */
 		if (off < blen)
-			rc = chunk_file_fallocate(f->cf, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-						  off, min64(end, blen) - off);
+			rc = zero_backing(f->cf, off, min64(end, blen) - off);
 		if (rc == 0 && end > blen && end > off)
 			rc = chunk_file_reserve(f->cf, off > blen ? off : blen,
 						end - (off > blen ? off : blen));

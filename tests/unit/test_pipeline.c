@@ -1471,6 +1471,42 @@ static void test_pipeline_zero_range_allocates(void **state)
 	pipeline_file_put(f);
 }
 
+/*
+ * A backing filesystem without ZERO_RANGE (tmpfs): the range is punched and allocated again,
+ * the same zeros. Without PUNCH_HOLE either, the mode is refused and nothing changes.
+ */
+static void test_pipeline_zero_range_emulated(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "ze");
+	uint8_t w[4 * CS], r[4 * CS];
+	uint64_t t, a0;
+
+	fill(w, sizeof(w), 7);
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	a0 = backing_alloc(c, "ze");
+	iofake_reset();
+	iofake_fail("fallocate", 1, -EOPNOTSUPP);
+	assert_int_equal(pipeline_punch(f, CS / 2, 2 * CS, true, &t), 0);
+	assert_int_equal(iofake_count("fallocate"), 3);	/* zero, punch, allocate */
+	memset(w + CS / 2, 0, 2 * CS);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "ze", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	assert_true(backing_alloc(c, "ze") >= a0);	/* allocated again */
+
+	iofake_reset();
+	iofake_fail("fallocate", 1, -EOPNOTSUPP);
+	iofake_fail("fallocate", 2, -EOPNOTSUPP);
+	assert_int_equal(pipeline_punch(f, 0, CS, true, NULL), -EOPNOTSUPP);
+	assert_int_equal(pipeline_read(f, 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	pipeline_file_put(f);
+}
+
 /* A failed backing fallocate changes nothing; a file with a sticky error refuses. */
 static void test_pipeline_punch_errors(void **state)
 {
@@ -1905,6 +1941,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_waits_for_flight,
 						setup_slow_flight, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_allocates, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_emulated, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_data_hole, setup_slow, teardown),
