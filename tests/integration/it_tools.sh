@@ -14,7 +14,9 @@
 #   - dpkg --root installing, upgrading and removing a package built here (dpkg writes each
 #     file as .dpkg-new, fsyncs it and renames it over the old one), then dpkg --verify;
 #   - overlayfs with its upper and work directories in the mount (whiteouts, opaque
-#     directories, copy-up), mounted again over the remounted store.
+#     directories, copy-up), mounted again over the remounted store;
+#   - a store on tmpfs (no FALLOC_FL_ZERO_RANGE there): cp -r, and a zeroed range of written
+#     data, live and after a remount.
 #
 # Usage: it_tools.sh FROZENFS_BINARY   (or env FROZENFS). FT_FAKE=bind runs it on plain ext4.
 
@@ -297,5 +299,27 @@ ft_assert_cmd "sqlite3 WAL transactions on a direct_io mount" sqlite3 "$M/WAL.db
 	"INSERT INTO t(v, b) VALUES('dio', randomblob(10)); DELETE FROM t WHERE v = 'dio';"
 sqlite_verify WAL "after writing on a direct_io mount"
 umount_fs "$M"
+
+# --- a store on tmpfs, which has no FALLOC_FL_ZERO_RANGE -----------------------------------------
+ft_check "a store on tmpfs: cp -r, dd, and fallocate --zero-range on written data"
+TS=$T/tmpfs
+mkdir -p "$TS"
+ft_assert_cmd "mount a tmpfs for the store" mount -t tmpfs -o size=256m tmpfs "$TS"
+FT_MOUNTS+=("$TS")
+mkdir -p "$TS/store"
+mount_fs "$TS/store" "$M" "$OPTS"
+cp -r "$SRC" "$M/tree" || ft_fail "cp -r into the tmpfs-backed mount"
+head -c $((256 * 1024)) "$T/dd.1m" >"$T/zr.want"
+# fsync: the bytes are in the backing file, where tmpfs refuses ZERO_RANGE.
+cp "$T/zr.want" "$M/zr" && sync "$M/zr" || ft_fail "write and fsync zr"
+ft_assert_cmd "fallocate --zero-range over written data" \
+	fallocate --zero-range --offset 10000 --length 100000 "$M/zr"
+dd if=/dev/zero of="$T/zr.want" bs=1 seek=10000 count=100000 conv=notrunc status=none
+ft_assert_same_file "$M/zr" "$T/zr.want" "zeroed range, live"
+remount_fs "$TS/store" "$M" "$OPTS"
+ft_assert_same_file "$M/zr" "$T/zr.want" "zeroed range after remount"
+ft_assert_same_tree "$SRC" "$M/tree" "cp -r copy on tmpfs after remount"
+umount_fs "$M"
+ft_assert_cmd "unmount the tmpfs" umount "$TS"
 
 ft_done
