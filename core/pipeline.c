@@ -72,6 +72,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "mpsc.h"
@@ -142,6 +143,15 @@ struct pipeline_file {
 	 */
 	_Atomic uint64_t reserved_end;
 	pthread_mutex_t resv_lock;	/* serializes reservations and the trim; before f->lock */
+	uint64_t run_start;		/* under resv_lock: where the growth from the end began
+					   (0, or the latest write that jumped past the end) */
+	/*
+	 * The backing file may have holes below the size that nothing reserved: a write into
+	 * one reserves its bytes first (see pipeline_write_from()). Set when a write jumps past
+	 * the end, a truncate grows past the reservation, a hole is punched, or the file came
+	 * with fewer blocks than its size; cleared by a truncate to 0.
+	 */
+	_Atomic bool holes;
 	bool trim_wanted;		/* give back space reserved past the end (last close) */
 	bool flight_trim;		/* ... in the current flight */
 
@@ -207,6 +217,10 @@ struct pipeline {
 	struct pipeline_file *failed;	/* files that failed, each holding a reference */
 	uint64_t lat_us[LAT_RING];
 	uint64_t nlat;
+
+	/* The backing filesystem's free bytes, and when they were read (hole reservations). */
+	_Atomic uint64_t free_bytes;
+	_Atomic uint64_t free_at_us;	/* 0: never */
 
 	_Atomic bool kick_hint;		/* kick already requested; relaxed, an optimisation */
 	_Atomic bool stopping_hint;	/* pipeline_stop() called; relaxed (checked under p->lock
@@ -451,9 +465,9 @@ static uint64_t round_up64(uint64_t x, uint64_t m)
  * reserved past the end is given back at the last close (pipeline_file_trim()). If the
  * larger reservation does not fit, the exact one is tried before ENOSPC is reported.
  */
-static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end)
+static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end, uint64_t size)
 {
-	uint64_t cs = f->p->o.chunk_size, rend = end, exact;
+	uint64_t cs = f->p->o.chunk_size, rend = end, exact, rsv;
 	int rc = 0;
 
 	if (end > SIZE_CHECK_FROM) {
@@ -462,15 +476,30 @@ static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end)
 			return rc;
 	}
 	pthread_mutex_lock(&f->resv_lock);
-	if (end <= atomic_load_explicit(&f->reserved_end, memory_order_relaxed))
+	rsv = atomic_load_explicit(&f->reserved_end, memory_order_relaxed);
+	if (end <= rsv)
 		goto out;		/* another writer reserved it meanwhile */
-	if (end > cs)
+	if (start > size && start > rsv) {
+		/*
+		 * A write past the end leaves a hole behind it: reserved exactly, so that a
+		 * file written sparsely takes no more space than on the backing filesystem
+		 * (rounding up to the chunk would take a chunk per write).
+		 */
+		atomic_store_explicit(&f->holes, true, memory_order_relaxed);
+		f->run_start = start;
+	} else if (end > cs) {
 		rend = round_up64(end, cs);
+	}
+	if (start < f->run_start)
+		f->run_start = 0;	/* truncated below it since */
 	exact = rend;
-	/* Ahead only for growth from the end: a write into a far hole is reserved exactly. */
-	if (end > f->p->o.reserve_ahead_from &&
-	    start <= atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
-		uint64_t ahead = round_up64(end / 8, cs);
+	/*
+	 * Ahead only for growth from the end, by an eighth of what has grown since the last
+	 * jump: a region written at a far offset (tar extracting a sparse file) is not given
+	 * megabytes inside the file that the last close cannot give back.
+	 */
+	if (end - f->run_start > f->p->o.reserve_ahead_from && start <= rsv) {
+		uint64_t ahead = round_up64((end - f->run_start) / 8, cs);
 
 		rend += ahead < RESERVE_AHEAD_MAX ? ahead : round_up64(RESERVE_AHEAD_MAX, cs);
 	}
@@ -484,6 +513,44 @@ static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end)
 out:
 	pthread_mutex_unlock(&f->resv_lock);
 	return rc;
+}
+
+void pipeline_file_reserved(struct pipeline_file *f, uint64_t off, uint64_t end)
+{
+	pthread_mutex_lock(&f->resv_lock);
+	/* Only joined to what is reserved already: a gap before @off stays a hole. */
+	if (off <= atomic_load_explicit(&f->reserved_end, memory_order_relaxed) &&
+	    end > atomic_load_explicit(&f->reserved_end, memory_order_relaxed))
+		atomic_store_explicit(&f->reserved_end, end, memory_order_relaxed);
+	pthread_mutex_unlock(&f->resv_lock);
+}
+
+/*
+ * Whether a write into a hole of @f must reserve its bytes first. Only while the backing
+ * filesystem is short of space: what can wait in the pool unwritten is bounded by the pool,
+ * so with free space for twice the pool (the default limit) every queued byte fits, and a
+ * write into a hole pays no fallocate (which costs about half the IOPS of random writes into
+ * a sparse file: it takes the backing inode's lock, as the write-out does). The free space is
+ * read at most every 50 ms; if it cannot be read, writes reserve.
+ */
+static bool hole_needs_reserve(struct pipeline_file *f)
+{
+	struct pipeline *p = f->p;
+	uint64_t now = now_us(), at = atomic_load_explicit(&p->free_at_us, memory_order_relaxed);
+
+	if (p->o.hole_reserve_below == UINT64_MAX)
+		return true;
+	if (!at || now - at > 50000) {
+		struct statvfs sv;
+		uint64_t b = 0;
+
+		if (fstatvfs(chunk_file_fd(f->cf), &sv) == 0)
+			b = (uint64_t)sv.f_bavail * sv.f_frsize;
+		atomic_store_explicit(&p->free_bytes, b, memory_order_relaxed);
+		atomic_store_explicit(&p->free_at_us, now ? now : 1, memory_order_relaxed);
+	}
+	return atomic_load_explicit(&p->free_bytes, memory_order_relaxed) <
+	       p->o.hole_reserve_below;
 }
 
 static int fill_copy(void *arg, void *dst, size_t len)
@@ -521,11 +588,35 @@ int pipeline_write_from(struct pipeline_file *f, uint64_t index, size_t off, siz
 		t = f->seq;
 		goto out;
 	}
-	while (end > f->size && end > atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
-		/* Extending past the reservation: reserve first (checked again under f->lock,
-		 * which a trim of the reservation takes too). */
-		pthread_mutex_unlock(&f->lock);
-		rc = reserve(f, start, end);
+	for (bool hole_done = false;;) {
+		uint64_t lo = start, hi = end;
+
+		if (end > f->size &&
+		    end > atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
+			/* Extending past the reservation: reserve first (checked again under
+			 * f->lock, which a trim of the reservation takes too). */
+			uint64_t size = f->size;
+
+			pthread_mutex_unlock(&f->lock);
+			rc = reserve(f, start, end, size);
+		} else if (!hole_done && atomic_load_explicit(&f->holes, memory_order_relaxed) &&
+			   hole_needs_reserve(f)) {
+			/*
+			 * The bytes may land in a hole: reserve what this chunk will write (its
+			 * queued range joins the new bytes), so that a full disk fails this
+			 * write(2) with ENOSPC instead of the write-out (the sticky path).
+			 */
+			c = cmap_find(&f->open, index);
+			if (c) {
+				lo = min64(lo, index * cs + c->lo);
+				hi = end > index * cs + c->hi ? end : index * cs + c->hi;
+			}
+			hole_done = true;
+			pthread_mutex_unlock(&f->lock);
+			rc = chunk_file_reserve(f->cf, lo, hi - lo);
+		} else {
+			break;
+		}
 		if (rc < 0)
 			return rc;
 		pthread_mutex_lock(&f->lock);
@@ -683,6 +774,11 @@ int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket)
 		/* The shrink frees what was reserved past @size when the flight applies it. */
 		if (atomic_load_explicit(&f->reserved_end, memory_order_relaxed) > size)
 			atomic_store_explicit(&f->reserved_end, size, memory_order_relaxed);
+		if (size == 0)
+			atomic_store_explicit(&f->holes, false, memory_order_relaxed);
+	} else if (size > f->size &&
+		   size > atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
+		atomic_store_explicit(&f->holes, true, memory_order_relaxed);	/* grown over a hole */
 	}
 	f->size = size;
 	set_mtime_now_locked(f);
@@ -802,6 +898,8 @@ int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zer
 		pthread_mutex_unlock(&f->lock);
 		return rc;	/* nothing queued was changed */
 	}
+	if (!zero)
+		atomic_store_explicit(&f->holes, true, memory_order_relaxed);
 	open_cut_locked(f, off, end);
 	set_mtime_now_locked(f);
 	t = mutation_locked(f);
@@ -1249,14 +1347,16 @@ struct chunk_file *pipeline_file_chunk(struct pipeline_file *f)
 int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipeline_file **out)
 {
 	struct pipeline_file *f;
+	struct stat st;
 	uint64_t size;
 	int rc;
 
 	if (chunk_file_chunk_size(cf) != p->o.chunk_size)
 		return err_set(-EINVAL, "pipeline_file_attach (chunk size)", chunk_file_name(cf));
-	rc = chunk_file_size(cf, &size);
+	rc = chunk_file_stat(cf, &st);
 	if (rc < 0)
 		return rc;
+	size = (uint64_t)st.st_size;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return err_set(-ENOMEM, "pipeline_file_attach", chunk_file_name(cf));
@@ -1271,6 +1371,8 @@ int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipel
 	f->open_trunc = NO_TRUNC;
 	f->flight_trunc = NO_TRUNC;
 	atomic_init(&f->reserved_end, size);
+	/* Fewer blocks than bytes: the file has holes (a filesystem that compresses, too). */
+	atomic_init(&f->holes, (uint64_t)st.st_blocks * 512 < size);
 	pthread_mutex_lock(&p->lock);
 	f->all_next = p->files;
 	if (p->files)
@@ -1937,6 +2039,9 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 	if (!p)
 		return err_set(-ENOMEM, "pipeline_create", NULL);
 	p->o = *o;
+	if (!p->o.hole_reserve_below)
+		p->o.hole_reserve_below = 2 * (uint64_t)p->o.pool_bufs * p->o.chunk_size +
+					  (64ULL << 20);
 	if (!p->o.reserve_ahead_from)
 		p->o.reserve_ahead_from = 1ULL << 20;
 	pthread_mutex_init(&p->lock, NULL);

@@ -59,6 +59,9 @@ struct pipeline_opts {
 	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
 	uint64_t reserve_ahead_from;	/* a file growing past this reserves ahead of its end
 					   (default 1 MiB; tests set it low) */
+	uint64_t hole_reserve_below;	/* a write into a hole reserves its bytes while the
+					   backing filesystem has less free space than this
+					   (0: twice the pool + 64 MiB; UINT64_MAX: always) */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };
@@ -251,6 +254,13 @@ void pipeline_file_flush(struct pipeline_file *f);
  * of a file. Does not wait; never changes the file's length or data.
  */
 void pipeline_file_trim(struct pipeline_file *f);
+
+/*
+ * Tells the file that the caller has reserved (fallocate) its backing bytes from @off to
+ * @end, where a truncate is about to set the size: a grow over reserved space leaves no hole
+ * that later writes would have to reserve one by one. For fallocate mode 0.
+ */
+void pipeline_file_reserved(struct pipeline_file *f, uint64_t off, uint64_t end);
 
 /* Starts a batch now (does not wait). */
 void pipeline_kick(struct pipeline *p);

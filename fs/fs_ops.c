@@ -2479,9 +2479,10 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	 * The kernel holds the inode lock across FALLOCATE, WRITE and SETATTR, so no size
 	 * change slips in between this check and the truncate.
 	 */
-	if (rc == 0 && mode == 0 && end > pipeline_file_size(pf))
+	if (rc == 0 && mode == 0 && end > pipeline_file_size(pf)) {
+		pipeline_file_reserved(pf, (uint64_t)off, end);
 		rc = pipeline_truncate(pf, end, NULL);	/* sets the mtime itself */
-	else if (rc == 0) {
+	} else if (rc == 0) {
 		/* Like the backing filesystem's own fallocate, also one that changes no size;
 		 * else the flusher would persist the older logical mtime over the backing one. */
 		struct timespec now;

@@ -10,7 +10,9 @@
  *   - fsync of every file afterwards returns 0: everything acknowledged fits;
  *   - after unmount (daemon exit 0) and remount every acknowledged byte reads back, and each
  *     size is exactly what was acknowledged;
- *   - after deleting one file, writing works again (the failure was not sticky for others).
+ *   - after deleting one file, writing works again (the failure was not sticky for others);
+ *   - a file grown by ftruncate past the free space: writes into its hole fail at write(2)
+ *     with ENOSPC too, and what was acknowledged reads back, live and after a remount.
  *
  * Usage: it_enospc FROZENFS_BINARY
  */
@@ -56,6 +58,64 @@ static void verify(const char *when)
 	}
 	ft_ok("%s: all %zu + %zu + %zu acknowledged bytes read back", when, acked[0], acked[1],
 	      acked[2]);
+}
+
+/* The sparse file's content: acked_sparse bytes of data[2], zeros up to SPARSE_SIZE. */
+#define SPARSE_SIZE	(MAXF)
+static size_t acked_sparse;
+
+static void verify_sparse(const char *when)
+{
+	size_t len;
+	uint8_t *d = ft_read_file(ft_path(&m, "sparse"), &len);
+	long long diff;
+
+	FT_ASSERT(len == SPARSE_SIZE, "%s: sparse has %zu bytes, not %u", when, len, SPARSE_SIZE);
+	diff = ft_memdiff(d, data[2], acked_sparse);
+	FT_ASSERT(diff < 0, "%s: sparse differs at byte %lld", when, diff);
+	for (size_t i = acked_sparse; i < len; i++)
+		FT_ASSERT(d[i] == 0, "%s: sparse byte %zu, in the hole, is %u", when, i, d[i]);
+	free(d);
+	ft_ok("%s: the %zu acknowledged bytes and the hole after them read back", when,
+	      acked_sparse);
+}
+
+/*
+ * Writes into the hole of a file grown by ftruncate, on the nearly full disk: they too must
+ * fail at write(2). Before, nothing reserved them, the write-out failed, and the file was
+ * poisoned: fsync returned the error and every later write EIO.
+ */
+static void sparse_phase(void)
+{
+	int fd, err = 0, k = 0;
+
+	ft_check("a file grown by ftruncate past the free space: a write into its hole fails "
+		 "with ENOSPC at write(2), never at fsync");
+	fd = FT_SYS(open(ft_path(&m, "sparse"), O_WRONLY | O_CREAT | O_EXCL, 0644));
+	FT_SYS(ftruncate(fd, SPARSE_SIZE));
+	for (;;) {
+		ssize_t r;
+
+		FT_ASSERT(acked_sparse + WLEN <= SPARSE_SIZE, "%u bytes written into the hole of "
+			  "a 64 MiB file on a full 48 MiB disk without ENOSPC", SPARSE_SIZE);
+		r = pwrite(fd, data[2] + acked_sparse, WLEN, (off_t)acked_sparse);
+		if (r < 0) {
+			err = errno;
+			break;
+		}
+		acked_sparse += (size_t)r;
+		if (r == WLEN && ++k % 8 == 0 && fsync(fd) < 0)
+			ft_fail("fsync of sparse failed with %s after %zu bytes: ENOSPC must be "
+				"reported by write(2)", strerror(errno), acked_sparse);
+	}
+	FT_ASSERT(err == ENOSPC, "the failing write gave %s, expected ENOSPC", strerror(err));
+	ft_ok("pwrite(2) into the hole failed with ENOSPC after %zu bytes", acked_sparse);
+	if (fsync(fd) < 0)
+		ft_fail("fsync of sparse after the ENOSPC write: %s", strerror(errno));
+	FT_SYS(close(fd));
+	verify_sparse("live");
+	ft_remount(&m);
+	verify_sparse("after remount");
 }
 
 int main(int argc, char **argv)
@@ -136,6 +196,7 @@ int main(int argc, char **argv)
 	}
 	ft_ok("1 MiB written and fsynced after freeing space");
 	acked[2] = 0;
+	sparse_phase();
 	ft_umount(&m);
 	ft_ok("unmounted, daemon exited 0");
 	for (i = 0; i < NF; i++)

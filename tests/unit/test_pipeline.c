@@ -1471,6 +1471,186 @@ static void test_pipeline_zero_range_allocates(void **state)
 	pipeline_file_put(f);
 }
 
+/* ---- reservations of sparse files ------------------------------------------------------- */
+
+#define BIG_CS (16 * CS)	/* 64 KiB, the default chunk size */
+
+/* Writes into holes always reserve, whatever the free space. */
+static int setup_strict_holes(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.hole_reserve_below = UINT64_MAX;
+	return setup_opts(state, &o);
+}
+
+/* Writes into holes never reserve: the backing filesystem always has room enough. */
+static int setup_roomy_holes(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.flush_interval_ms = 60000;
+	o.hole_reserve_below = 1;
+	return setup_opts(state, &o);
+}
+
+static int setup_big_chunks(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.chunk_size = BIG_CS;
+	o.flush_interval_ms = 60000;
+	return setup_opts(state, &o);
+}
+
+/*
+ * Writes that jump past the end reserve their own bytes, not the rest of their chunk: 16
+ * one-byte writes 1 MiB apart take about 16 blocks, as on the backing filesystem, not 16
+ * chunks (1 MiB).
+ */
+static void test_pipeline_sparse_writes_reserve_exactly(void **state)
+{
+	struct ctx *c = *state;
+	struct chunk_file *cf;
+	struct pipeline_file *f;
+	uint64_t t = 0, a0;
+
+	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, "sp", CHUNK_CREATE, 0644, BIG_CS,
+					 &cf), 0);
+	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
+	for (uint64_t i = 0; i < 16; i++)
+		assert_int_equal(pipeline_write(f, i * ((1u << 20) / BIG_CS), 0, "x", 1, &t), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_size(c, "sp"), 15 * (1u << 20) + 1);
+	a0 = backing_alloc(c, "sp");
+	assert_true(a0 <= 32 * CS);
+	/*
+	 * A region written in small pieces far past the end (tar extracting a sparse file): its
+	 * growth is reserved by the chunk, not ahead by an eighth of the offset (4 MiB here).
+	 */
+	for (uint64_t k = 0; k < 8; k++)
+		assert_int_equal(pipeline_write(f, (32u << 20) / BIG_CS, k * 512, "y", 512, &t),
+				 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_true(backing_alloc(c, "sp") <= a0 + BIG_CS);
+	pipeline_file_put(f);
+}
+
+/*
+ * A write that may land in a hole reserves its bytes first, so that a full disk fails the
+ * write itself (ENOSPC, nothing queued) instead of its write-out, which would poison the file.
+ * A file without holes pays nothing for it.
+ */
+static void test_pipeline_hole_write_reserves(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "hw"), *g = attach(c, "full");
+	uint8_t w[4 * CS], r[CS], z[CS] = { 0 };
+	uint64_t t;
+
+	fill(w, sizeof(w), 9);
+	/* Grown by a truncate: a hole. */
+	assert_int_equal(pipeline_truncate(f, 64 * CS, NULL), 0);
+	iofake_reset();
+	iofake_fail("fallocate", 1, -ENOSPC);
+	assert_int_equal(pipeline_write(f, 5, 100, w, 200, &t), -ENOSPC);
+	assert_int_equal(pipeline_read(f, 5 * CS, r, CS), CS);
+	assert_memory_equal(r, z, CS);
+	assert_int_equal(pipeline_write(f, 5, 100, w, 200, &t), 0);
+	assert_int_equal(iofake_count("fallocate"), 2);
+	/* Joining the queued range (and the gap between): reserved again, all of it. */
+	iofake_fail("fallocate", 1, -ENOSPC);
+	assert_int_equal(pipeline_write(f, 5, 2000, w, 100, &t), -ENOSPC);
+	assert_int_equal(pipeline_write(f, 5, 2000, w, 100, &t), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+
+	/* Written from start to end: overwrites reserve nothing. */
+	t = write_at(g, 0, w, sizeof(w));
+	assert_int_equal(pipeline_wait(g, t, 0), 0);
+	iofake_reset();
+	t = write_at(g, CS + 10, w, 2 * CS);
+	assert_int_equal(iofake_count("fallocate"), 0);
+	/* Until a hole is punched into it. */
+	assert_int_equal(pipeline_punch(g, 0, CS, false, NULL), 0);
+	iofake_reset();
+	write_at(g, 10, w, 10);
+	assert_int_equal(iofake_count("fallocate"), 1);
+	/* A truncate to 0 leaves no hole behind. */
+	assert_int_equal(pipeline_truncate(g, 0, NULL), 0);
+	iofake_reset();
+	t = write_at(g, 0, w, sizeof(w));
+	assert_int_equal(iofake_count("fallocate"), 4);	/* the extending writes' (a chunk each) */
+	write_at(g, CS, w, CS);
+	assert_int_equal(iofake_count("fallocate"), 4);
+	assert_int_equal(pipeline_wait(g, t, 0), 0);
+	pipeline_file_put(f);
+	pipeline_file_put(g);
+}
+
+/*
+ * With room for everything the pool can hold, a write into a hole reserves nothing: the
+ * write-out cannot run out of space (short of someone else filling the disk meanwhile).
+ */
+static void test_pipeline_hole_write_roomy(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "hr");
+	uint8_t w[CS], r[CS];
+	uint64_t t;
+
+	fill(w, sizeof(w), 11);
+	assert_int_equal(pipeline_truncate(f, 64 * CS, NULL), 0);
+	iofake_reset();
+	t = write_at(f, 5 * CS + 7, w, 100);
+	t = write_at(f, 40 * CS, w, CS);
+	assert_int_equal(iofake_count("fallocate"), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	assert_int_equal(backing_read(c, "hr", 40 * CS, r, CS), CS);
+	assert_memory_equal(r, w, CS);
+	pipeline_file_put(f);
+}
+
+/* Grown over space the caller reserved (fallocate mode 0): no hole. */
+static void test_pipeline_reserved_grow_has_no_hole(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "fa");
+	uint8_t w[CS];
+
+	fill(w, sizeof(w), 10);
+	assert_int_equal(chunk_file_fallocate(pipeline_file_chunk(f), FALLOC_FL_KEEP_SIZE, 0,
+					      16 * CS), 0);
+	pipeline_file_reserved(f, 0, 16 * CS);
+	assert_int_equal(pipeline_truncate(f, 16 * CS, NULL), 0);
+	iofake_reset();
+	write_at(f, 3 * CS, w, CS);
+	write_at(f, 9 * CS + 5, w, 7);
+	assert_int_equal(iofake_count("fallocate"), 0);
+	pipeline_file_put(f);
+}
+
+/* A backing file that already has holes when attached (fewer blocks than bytes). */
+static void test_pipeline_attached_sparse_file_reserves(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f;
+	int fd;
+
+	fd = openat(c->dirfd, "old", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	f = attach(c, "old");
+	iofake_reset();
+	assert_int_equal(pipeline_write(f, 7, 0, "abc", 3, NULL), 0);
+	assert_int_equal(iofake_count("fallocate"), 1);
+	pipeline_file_put(f);
+}
+
 /*
  * A backing filesystem without ZERO_RANGE (tmpfs): the range is punched and allocated again,
  * the same zeros. Without PUNCH_HOLE either, the mode is refused and nothing changes.
@@ -1944,6 +2124,16 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_emulated, setup_slow,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_sparse_writes_reserve_exactly,
+						setup_big_chunks, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_hole_write_reserves,
+						setup_strict_holes, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_hole_write_roomy, setup_roomy_holes,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_reserved_grow_has_no_hole,
+						setup_strict_holes, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_attached_sparse_file_reserves,
+						setup_strict_holes, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_data_hole, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_hole_at_backing_end, setup_slow,
