@@ -1518,6 +1518,7 @@ static void test_pipeline_sparse_writes_reserve_exactly(void **state)
 	struct chunk_file *cf;
 	struct pipeline_file *f;
 	uint64_t t = 0, a0;
+	uint8_t y[512];
 
 	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, "sp", CHUNK_CREATE, 0644, BIG_CS,
 					 &cf), 0);
@@ -1532,9 +1533,9 @@ static void test_pipeline_sparse_writes_reserve_exactly(void **state)
 	 * A region written in small pieces far past the end (tar extracting a sparse file): its
 	 * growth is reserved by the chunk, not ahead by an eighth of the offset (4 MiB here).
 	 */
+	memset(y, 'y', sizeof(y));
 	for (uint64_t k = 0; k < 8; k++)
-		assert_int_equal(pipeline_write(f, (32u << 20) / BIG_CS, k * 512, "y", 512, &t),
-				 0);
+		assert_int_equal(pipeline_write(f, (32u << 20) / BIG_CS, k * 512, y, 512, &t), 0);
 	assert_int_equal(pipeline_wait(f, t, 0), 0);
 	assert_true(backing_alloc(c, "sp") <= a0 + BIG_CS);
 	pipeline_file_put(f);
