@@ -24,6 +24,7 @@
 # With --extra, after the table (one round each, raw and frozenfs in the same run):
 #   fsync latency p50/p99 of 4 KiB write + fdatasync, 1 job and 8 jobs/8 files;
 #   scaling of 4 KiB write + fdatasync IOPS with 1, 2, 4, 8, 16 jobs (one file each);
+#   4 KiB random writes, no fsync, into a laid-out file and into a sparse one (ftruncate);
 #   sequential write 1M conv=fsync at 128 MiB, 1 GiB (and 8 GiB with --big);
 #   CPU seconds per GiB written (dd 1 GiB conv=fsync: dd's user+sys, plus the daemon's);
 #   the daemon's peak RSS (VmHWM) after 8 parallel writers of 256 MiB each, with the pool size.
@@ -288,6 +289,15 @@ if [ "$EXTRA" = 1 ]; then
 		a=$(w_wb "$RAW" randwrite "$RAW" --bs=4k --size=16M --jobs=$j --sync=fdatasync --seconds="$SECS")
 		b=$(w_wb "$MNT" randwrite "$MNT" --bs=4k --size=16M --jobs=$j --sync=fdatasync --seconds="$SECS")
 		printf '%-44s %10s %10s %7s\n' "$j jobs, IOPS" "$a" "$b" \
+			"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+	done
+	printf '\n%-44s %10s %10s %7s\n' "4k random write, no fsync, 256 MiB file" raw frozenfs ratio
+	for layout in laid-out sparse; do
+		flag=
+		[ "$layout" = sparse ] && flag=--sparse
+		a=$(drop_caches; w_wb "$RAW" randwrite "$RAW" --bs=4k --size=256M $flag --seconds="$SECS")
+		b=$(drop_caches; w_wb "$MNT" randwrite "$MNT" --bs=4k --size=256M $flag --seconds="$SECS")
+		printf '%-44s %10s %10s %7s\n' "$layout, IOPS" "$a" "$b" \
 			"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
 	done
 	sizes="128 1024"

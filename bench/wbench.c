@@ -7,11 +7,12 @@
  * Modes (DIR is the directory the files go in; each prints one "name=value" line):
  *
  *   wbench randwrite DIR [--bs=4096] [--size=64M] [--jobs=1] [--shared] [--lat]
- *                        [--sync=none|fdatasync]
+ *                        [--sync=none|fdatasync] [--sparse]
  *                        [--seconds=5]
  *       Random block-aligned writes from JOBS threads, each into its own file (or all into one
  *       file with --shared), each write followed by fdatasync if --sync=fdatasync. Files are
- *       laid out (written in full, fsynced) before the clock starts. Prints iops=N (total);
+ *       laid out (written in full, fsynced) before the clock starts, or with --sparse only
+ *       grown by ftruncate, so that the writes land in a hole. Prints iops=N (total);
  *       with --lat, "iops=N p50_us=N p99_us=N" (latency of one write plus its fdatasync).
  *
  *   wbench seqwrite DIR [--bs=128K] [--size=256M] [--fsync-every=32]
@@ -41,7 +42,7 @@
 
 static const char *dir;
 static size_t bs = 4096, size = 64u << 20;
-static int jobs = 1, shared, dosync, fsync_every = 32, lat;
+static int jobs = 1, shared, dosync, fsync_every = 32, lat, sparse;
 static double seconds = 5;
 static long count = 1000, maxlen = 10000;
 static uint64_t seed = 12345;
@@ -97,7 +98,7 @@ static void pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	}
 }
 
-/* Creates DIR/name of SIZE bytes of non-zero data, fsynced. */
+/* Creates DIR/name of SIZE bytes of non-zero data, fsynced (--sparse: a hole of SIZE bytes). */
 static int layout(const char *name, size_t len)
 {
 	char path[4096];
@@ -112,6 +113,11 @@ static int layout(const char *name, size_t len)
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die(path);
+	if (sparse) {
+		if (ftruncate(fd, (off_t)len) < 0)
+			die("ftruncate");
+		len = 0;
+	}
 	for (off = 0; off < len; off += chunk)
 		pwrite_all(fd, buf, len - off < chunk ? len - off : chunk, off);
 	if (fsync(fd) < 0)
@@ -291,7 +297,8 @@ static int unaligned(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: wbench randwrite|seqwrite|unaligned DIR [--bs=N] [--size=N] "
-		"[--jobs=N] [--shared] [--lat] [--sync=none|fdatasync] [--seconds=N] [--fsync-every=N] "
+		"[--jobs=N] [--shared] [--lat] [--sync=none|fdatasync] [--sparse] [--seconds=N] "
+		"[--fsync-every=N] "
 		"[--count=N] [--max=N] [--seed=N]\n");
 	exit(2);
 }
@@ -316,6 +323,8 @@ int main(int argc, char **argv)
 			jobs = atoi(a + 7);
 		else if (!strcmp(a, "--shared"))
 			shared = 1;
+		else if (!strcmp(a, "--sparse"))
+			sparse = 1;
 		else if (!strcmp(a, "--lat"))
 			lat = 1;
 		else if (!strcmp(a, "--sync=fdatasync"))
