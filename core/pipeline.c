@@ -72,7 +72,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "mpsc.h"
@@ -217,10 +216,6 @@ struct pipeline {
 	struct pipeline_file *failed;	/* files that failed, each holding a reference */
 	uint64_t lat_us[LAT_RING];
 	uint64_t nlat;
-
-	/* The backing filesystem's free bytes, and when they were read (hole reservations). */
-	_Atomic uint64_t free_bytes;
-	_Atomic uint64_t free_at_us;	/* 0: never */
 
 	_Atomic bool kick_hint;		/* kick already requested; relaxed, an optimisation */
 	_Atomic bool stopping_hint;	/* pipeline_stop() called; relaxed (checked under p->lock
@@ -525,34 +520,6 @@ void pipeline_file_reserved(struct pipeline_file *f, uint64_t off, uint64_t end)
 	pthread_mutex_unlock(&f->resv_lock);
 }
 
-/*
- * Whether a write into a hole of @f must reserve its bytes first. Only while the backing
- * filesystem is short of space: what can wait in the pool unwritten is bounded by the pool,
- * so with free space for twice the pool (the default limit) every queued byte fits, and a
- * write into a hole pays no fallocate (which costs about half the IOPS of random writes into
- * a sparse file: it takes the backing inode's lock, as the write-out does). The free space is
- * read at most every 50 ms; if it cannot be read, writes reserve.
- */
-static bool hole_needs_reserve(struct pipeline_file *f)
-{
-	struct pipeline *p = f->p;
-	uint64_t now = now_us(), at = atomic_load_explicit(&p->free_at_us, memory_order_relaxed);
-
-	if (p->o.hole_reserve_below == UINT64_MAX)
-		return true;
-	if (!at || now - at > 50000) {
-		struct statvfs sv;
-		uint64_t b = 0;
-
-		if (fstatvfs(chunk_file_fd(f->cf), &sv) == 0)
-			b = (uint64_t)sv.f_bavail * sv.f_frsize;
-		atomic_store_explicit(&p->free_bytes, b, memory_order_relaxed);
-		atomic_store_explicit(&p->free_at_us, now ? now : 1, memory_order_relaxed);
-	}
-	return atomic_load_explicit(&p->free_bytes, memory_order_relaxed) <
-	       p->o.hole_reserve_below;
-}
-
 static int fill_copy(void *arg, void *dst, size_t len)
 {
 	memcpy(dst, arg, len);
@@ -599,12 +566,13 @@ int pipeline_write_from(struct pipeline_file *f, uint64_t index, size_t off, siz
 
 			pthread_mutex_unlock(&f->lock);
 			rc = reserve(f, start, end, size);
-		} else if (!hole_done && atomic_load_explicit(&f->holes, memory_order_relaxed) &&
-			   hole_needs_reserve(f)) {
+		} else if (!hole_done && atomic_load_explicit(&f->holes, memory_order_relaxed)) {
 			/*
 			 * The bytes may land in a hole: reserve what this chunk will write (its
 			 * queued range joins the new bytes), so that a full disk fails this
-			 * write(2) with ENOSPC instead of the write-out (the sticky path).
+			 * write(2) with ENOSPC instead of the write-out (the sticky path). On an
+			 * allocated range the fallocate changes nothing; random 4 KiB writes
+			 * into a sparse file lose about 12% of their IOPS to it (RESULTS.md).
 			 */
 			c = cmap_find(&f->open, index);
 			if (c) {
@@ -2039,9 +2007,6 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 	if (!p)
 		return err_set(-ENOMEM, "pipeline_create", NULL);
 	p->o = *o;
-	if (!p->o.hole_reserve_below)
-		p->o.hole_reserve_below = 2 * (uint64_t)p->o.pool_bufs * p->o.chunk_size +
-					  (64ULL << 20);
 	if (!p->o.reserve_ahead_from)
 		p->o.reserve_ahead_from = 1ULL << 20;
 	pthread_mutex_init(&p->lock, NULL);

@@ -59,9 +59,6 @@ struct pipeline_opts {
 	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
 	uint64_t reserve_ahead_from;	/* a file growing past this reserves ahead of its end
 					   (default 1 MiB; tests set it low) */
-	uint64_t hole_reserve_below;	/* a write into a hole reserves its bytes while the
-					   backing filesystem has less free space than this
-					   (0: twice the pool + 64 MiB; UINT64_MAX: always) */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };

@@ -240,8 +240,6 @@ static int start_pipeline(struct fs *fs)
 	bufs = ((size_t)fs->opts.pool_mb << 20) / fs->chunk_size;
 	po.pool_bufs = bufs < 4 ? 4 : bufs;
 	po.flush_interval_ms = fs->opts.flush_interval_ms;
-	if (fs->opts.reserve_holes)
-		po.hole_reserve_below = UINT64_MAX;
 	if (fs->opts.sync_threads_set)
 		po.sync_threads = fs->opts.sync_threads;
 	po.flush_delay_us = fs->opts.test_flush_delay_us;

@@ -37,7 +37,6 @@ struct raw_opts {
 	int direct_io;
 	int nosync_on_close;
 	int noacl;
-	int reserve_holes;
 	int show_help;
 	int show_version;
 	int foreground;
@@ -70,7 +69,6 @@ static const struct fuse_opt opt_spec[] = {
 	RAW("direct_io", direct_io, 1),
 	RAW("nosync_on_close", nosync_on_close, 1),
 	RAW("noacl", noacl, 1),
-	RAW("reserve_holes", reserve_holes, 1),
 	/* Hidden test hooks: widen the pipeline's race windows (STYLE.md section 6). */
 	RAW("test_flush_delay_us=%s", test_flush_delay_us, 0),
 	RAW("test_submit_delay_us=%s", test_submit_delay_us, 0),
@@ -214,11 +212,6 @@ static void usage_mount(FILE *out)
 "    -o noacl                 no POSIX ACLs: the kernel checks only file modes, and only\n"
 "                             with default_permissions (by default ACLs are enforced as\n"
 "                             on the backing filesystem, which implies default_permissions)\n"
-"    -o reserve_holes         a write into a hole of a sparse file always reserves its space\n"
-"                             first, so that write(2) reports ENOSPC even when other\n"
-"                             programs fill the backing filesystem meanwhile (by default\n"
-"                             only once it has less room than twice the pool; costs about\n"
-"                             half the IOPS of random writes into sparse files)\n"
 "    -o allow_other           let other users access the mount (with default_permissions)\n"
 "    -o default_permissions   let the kernel check permissions from file modes\n"
 "    -o fsname=NAME           name shown in the mount table (default BACKING_DIR)\n"
@@ -376,7 +369,6 @@ static int validate(struct raw_opts *r, struct fs_opts *o, char *why, size_t why
 	o->direct_io = r->direct_io;
 	o->sync_on_close = !r->nosync_on_close;
 	o->acl = !r->noacl;
-	o->reserve_holes = r->reserve_holes;
 	o->allow_other = r->allow_other;
 	o->default_permissions = r->default_permissions;
 	o->foreground = r->foreground;

@@ -43,7 +43,6 @@ struct fs_opts {
 	int direct_io;			/* -o direct_io: FOPEN_DIRECT_IO on every open */
 	int sync_on_close;		/* FLUSH waits for durability (not -o nosync_on_close) */
 	int acl;			/* POSIX ACLs passed on and enforced (not -o noacl) */
-	int reserve_holes;		/* -o reserve_holes: every write into a hole reserves */
 	int allow_other;
 	int default_permissions;
 	int foreground;

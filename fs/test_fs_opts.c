@@ -67,8 +67,7 @@ static void test_fs_opts_mount_values(void **state)
 	assert_int_equal(PARSE(&o, why, "-f", "-s", "-o",
 			       "chunk_size=4K,flush_interval_ms=200,pool_mb=8,sync_threads=3",
 			       "-o",
-			       "errors=continue,ro,direct_io,noacl,allow_other,fsname=x,max_read=4096,"
-			       "reserve_holes",
+			       "errors=continue,ro,direct_io,noacl,allow_other,fsname=x,max_read=4096",
 			       "-otest_flush_delay_us=7", "store", "mnt"), 0);
 	assert_int_equal(o.chunk_size, 4096);
 	assert_int_equal(o.flush_interval_ms, 200);
@@ -79,7 +78,6 @@ static void test_fs_opts_mount_values(void **state)
 	assert_int_equal(o.ro, 1);
 	assert_int_equal(o.direct_io, 1);
 	assert_int_equal(o.acl, 0);
-	assert_int_equal(o.reserve_holes, 1);
 	assert_int_equal(o.allow_other, 1);
 	assert_int_equal(o.fsname, 1);
 	assert_int_equal(o.foreground, 1);
@@ -93,7 +91,6 @@ static void test_fs_opts_mount_values(void **state)
 
 	assert_int_equal(PARSE(&o, why, "-d", "a", "b"), 0);
 	assert_int_equal(o.acl, 1);	/* POSIX ACLs unless -o noacl */
-	assert_int_equal(o.reserve_holes, 0);
 	assert_int_equal(o.debug, 1);
 	assert_int_equal(o.foreground, 1);	/* -d implies -f */
 	assert_int_equal(o.log_level, LOG_DEBUG);	/* and debug logging, unless told */

@@ -1475,28 +1475,6 @@ static void test_pipeline_zero_range_allocates(void **state)
 
 #define BIG_CS (16 * CS)	/* 64 KiB, the default chunk size */
 
-/* Writes into holes always reserve, whatever the free space. */
-static int setup_strict_holes(void **state)
-{
-	struct pipeline_opts o;
-
-	opts_for_test(&o);
-	o.flush_interval_ms = 60000;
-	o.hole_reserve_below = UINT64_MAX;
-	return setup_opts(state, &o);
-}
-
-/* Writes into holes never reserve: the backing filesystem always has room enough. */
-static int setup_roomy_holes(void **state)
-{
-	struct pipeline_opts o;
-
-	opts_for_test(&o);
-	o.flush_interval_ms = 60000;
-	o.hole_reserve_below = 1;
-	return setup_opts(state, &o);
-}
-
 static int setup_big_chunks(void **state)
 {
 	struct pipeline_opts o;
@@ -1590,29 +1568,6 @@ static void test_pipeline_hole_write_reserves(void **state)
 	assert_int_equal(pipeline_wait(g, t, 0), 0);
 	pipeline_file_put(f);
 	pipeline_file_put(g);
-}
-
-/*
- * With room for everything the pool can hold, a write into a hole reserves nothing: the
- * write-out cannot run out of space (short of someone else filling the disk meanwhile).
- */
-static void test_pipeline_hole_write_roomy(void **state)
-{
-	struct ctx *c = *state;
-	struct pipeline_file *f = attach(c, "hr");
-	uint8_t w[CS], r[CS];
-	uint64_t t;
-
-	fill(w, sizeof(w), 11);
-	assert_int_equal(pipeline_truncate(f, 64 * CS, NULL), 0);
-	iofake_reset();
-	t = write_at(f, 5 * CS + 7, w, 100);
-	t = write_at(f, 40 * CS, w, CS);
-	assert_int_equal(iofake_count("fallocate"), 0);
-	assert_int_equal(pipeline_wait(f, t, 0), 0);
-	assert_int_equal(backing_read(c, "hr", 40 * CS, r, CS), CS);
-	assert_memory_equal(r, w, CS);
-	pipeline_file_put(f);
 }
 
 /* Grown over space the caller reserved (fallocate mode 0): no hole. */
@@ -2127,14 +2082,12 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_sparse_writes_reserve_exactly,
 						setup_big_chunks, teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline_hole_write_reserves,
-						setup_strict_holes, teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline_hole_write_roomy, setup_roomy_holes,
+		cmocka_unit_test_setup_teardown(test_pipeline_hole_write_reserves, setup_slow,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline_reserved_grow_has_no_hole,
-						setup_strict_holes, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_reserved_grow_has_no_hole, setup_slow,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_attached_sparse_file_reserves,
-						setup_strict_holes, teardown),
+						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_punch_errors, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_data_hole, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_seek_hole_at_backing_end, setup_slow,
