@@ -145,12 +145,15 @@ struct pipeline_file {
 	uint64_t run_start;		/* under resv_lock: where the growth from the end began
 					   (0, or the latest write that jumped past the end) */
 	/*
-	 * The backing file may have holes below the size that nothing reserved: a write into
-	 * one reserves its bytes first (see pipeline_write_from()). Set when a write jumps past
-	 * the end, a truncate grows past the reservation, a hole is punched, or the file came
-	 * with fewer blocks than its size; cleared by a truncate to 0.
+	 * Bit 0: the backing file may have holes below the size that nothing reserved, so a
+	 * write into one reserves its bytes first (see pipeline_write_from()). Set when a write
+	 * jumps past the end, a truncate grows past the reservation, a hole is punched, or the
+	 * file came with fewer blocks than its size; cleared by a truncate to 0, and after a
+	 * write-out that left no hole (a file filled in). The bits above count the sets, so a
+	 * clear based on an older look (the flight's) fails if anything set it since.
 	 */
-	_Atomic bool holes;
+	_Atomic uint64_t holes;
+	uint64_t flight_holes;		/* holes when the flight was taken */
 	bool trim_wanted;		/* give back space reserved past the end (last close) */
 	bool flight_trim;		/* ... in the current flight */
 
@@ -445,6 +448,17 @@ static uint64_t round_up64(uint64_t x, uint64_t m)
 	return x % m ? x + (m - x % m) : x;
 }
 
+/* Marks @f as maybe having holes (@on) or as having none, counting the change. */
+static void holes_set(struct pipeline_file *f, bool on)
+{
+	uint64_t o = atomic_load_explicit(&f->holes, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(&f->holes, &o,
+						      (((o >> 1) + 1) << 1) | (on ? 1 : 0),
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 /*
  * Reserves backing space for a write extending the file to @end (EFBIG and ENOSPC are
  * reported here, before anything is queued: DURABILITY.md requirement 20). Called without
@@ -480,7 +494,7 @@ static int reserve(struct pipeline_file *f, uint64_t start, uint64_t end, uint64
 		 * file written sparsely takes no more space than on the backing filesystem
 		 * (rounding up to the chunk would take a chunk per write).
 		 */
-		atomic_store_explicit(&f->holes, true, memory_order_relaxed);
+		holes_set(f, true);
 		f->run_start = start;
 	} else if (end > cs) {
 		rend = round_up64(end, cs);
@@ -566,13 +580,13 @@ int pipeline_write_from(struct pipeline_file *f, uint64_t index, size_t off, siz
 
 			pthread_mutex_unlock(&f->lock);
 			rc = reserve(f, start, end, size);
-		} else if (!hole_done && atomic_load_explicit(&f->holes, memory_order_relaxed)) {
+		} else if (!hole_done && (atomic_load_explicit(&f->holes, memory_order_relaxed) & 1)) {
 			/*
 			 * The bytes may land in a hole: reserve what this chunk will write (its
 			 * queued range joins the new bytes), so that a full disk fails this
 			 * write(2) with ENOSPC instead of the write-out (the sticky path). On an
 			 * allocated range the fallocate changes nothing; random 4 KiB writes
-			 * into a sparse file lose about 12% of their IOPS to it (RESULTS.md).
+			 * filling a sparse file lose 10-30% of their IOPS to it (RESULTS.md).
 			 */
 			c = cmap_find(&f->open, index);
 			if (c) {
@@ -743,10 +757,10 @@ int pipeline_truncate(struct pipeline_file *f, uint64_t size, uint64_t *ticket)
 		if (atomic_load_explicit(&f->reserved_end, memory_order_relaxed) > size)
 			atomic_store_explicit(&f->reserved_end, size, memory_order_relaxed);
 		if (size == 0)
-			atomic_store_explicit(&f->holes, false, memory_order_relaxed);
+			holes_set(f, false);
 	} else if (size > f->size &&
 		   size > atomic_load_explicit(&f->reserved_end, memory_order_relaxed)) {
-		atomic_store_explicit(&f->holes, true, memory_order_relaxed);	/* grown over a hole */
+		holes_set(f, true);	/* grown over a hole */
 	}
 	f->size = size;
 	set_mtime_now_locked(f);
@@ -867,7 +881,7 @@ int pipeline_punch(struct pipeline_file *f, uint64_t off, uint64_t len, bool zer
 		return rc;	/* nothing queued was changed */
 	}
 	if (!zero)
-		atomic_store_explicit(&f->holes, true, memory_order_relaxed);
+		holes_set(f, true);
 	open_cut_locked(f, off, end);
 	set_mtime_now_locked(f);
 	t = mutation_locked(f);
@@ -1340,7 +1354,7 @@ int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipel
 	f->flight_trunc = NO_TRUNC;
 	atomic_init(&f->reserved_end, size);
 	/* Fewer blocks than bytes: the file has holes (a filesystem that compresses, too). */
-	atomic_init(&f->holes, (uint64_t)st.st_blocks * 512 < size);
+	atomic_init(&f->holes, (uint64_t)st.st_blocks * 512 < size ? 1 : 0);
 	pthread_mutex_lock(&p->lock);
 	f->all_next = p->files;
 	if (p->files)
@@ -1506,6 +1520,24 @@ static void trim_reserve(struct pipeline_file *f)
 	pthread_mutex_unlock(&f->resv_lock);
 }
 
+/*
+ * After a write-out: a file that was marked as maybe having holes when the flight was taken
+ * and whose backing file now has none (filled in, or laid out by ftruncate and then written
+ * from start to end, as fio does) stops reserving every write. Everything that could make a
+ * hole before the take is in the backing file by now (a punch at once, truncates and writes
+ * in this flight); anything since has counted a change, and the clear then fails.
+ */
+static void holes_recheck(struct pipeline_file *f)
+{
+	uint64_t hole, seen = f->flight_holes;
+
+	if (!(seen & 1))
+		return;
+	if (chunk_file_seek_data(f->cf, 0, 1, &hole) == 0 && hole >= f->backing_size)
+		atomic_compare_exchange_strong_explicit(&f->holes, &seen, seen & ~(uint64_t)1,
+							memory_order_relaxed, memory_order_relaxed);
+}
+
 /* Writes the file's flight set, applies its truncates and mtime (flush_sync() follows). */
 static int flush_write(struct pipeline *p, struct pipeline_file *f)
 {
@@ -1580,6 +1612,7 @@ static int flush_write(struct pipeline *p, struct pipeline_file *f)
 	}
 	if (f->flight_trim)
 		trim_reserve(f);
+	holes_recheck(f);
 	return 0;
 }
 
@@ -1605,6 +1638,7 @@ static bool take_locked(struct pipeline_file *f)
 	if (n > 1)
 		qsort(f->flight, n, sizeof(*f->flight), pchunk_cmp);
 	f->flight_trunc = f->open_trunc;
+	f->flight_holes = atomic_load_explicit(&f->holes, memory_order_relaxed);
 	f->open_trunc = NO_TRUNC;
 	f->flight_size = f->size;
 	f->flight_seq = f->seq;

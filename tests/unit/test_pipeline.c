@@ -1570,6 +1570,46 @@ static void test_pipeline_hole_write_reserves(void **state)
 	pipeline_file_put(g);
 }
 
+/*
+ * Laid out by ftruncate, then written from start to end (fio does so): once a write-out has
+ * left no hole, writes stop reserving. A truncate queued after the flight was taken keeps
+ * the mark: its hole is not in the backing file yet.
+ */
+static void test_pipeline_filled_file_stops_reserving(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "fill");
+	uint8_t w[8 * CS];
+	uint64_t t;
+
+	fill(w, sizeof(w), 12);
+	assert_int_equal(pipeline_truncate(f, sizeof(w), NULL), 0);
+	iofake_reset();
+	t = write_at(f, 0, w, sizeof(w));
+	assert_int_equal(iofake_count("fallocate"), 8);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	iofake_reset();
+	t = write_at(f, 3 * CS + 5, w, 100);
+	assert_int_equal(iofake_count("fallocate"), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+
+	/*
+	 * Again, but grown once more while the filling flight is in progress (the test's flush
+	 * delay holds it): that flight leaves no hole below its own size, yet the mark stays.
+	 */
+	assert_int_equal(pipeline_truncate(f, 0, NULL), 0);
+	assert_int_equal(pipeline_truncate(f, sizeof(w), NULL), 0);
+	write_at(f, 0, w, sizeof(w));
+	pipeline_file_flush(f);
+	wait_flushing(f);
+	assert_int_equal(pipeline_truncate(f, 16 * CS, &t), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	iofake_reset();
+	write_at(f, 12 * CS, w, 10);
+	assert_int_equal(iofake_count("fallocate"), 1);
+	pipeline_file_put(f);
+}
+
 /* Grown over space the caller reserved (fallocate mode 0): no hole. */
 static void test_pipeline_reserved_grow_has_no_hole(void **state)
 {
@@ -2084,6 +2124,8 @@ int main(int argc, char **argv)
 						setup_big_chunks, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_hole_write_reserves, setup_slow,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_filled_file_stops_reserving,
+						setup_slow_flight, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_reserved_grow_has_no_hole, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_attached_sparse_file_reserves,
