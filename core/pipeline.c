@@ -580,13 +580,15 @@ int pipeline_write_from(struct pipeline_file *f, uint64_t index, size_t off, siz
 
 			pthread_mutex_unlock(&f->lock);
 			rc = reserve(f, start, end, size);
-		} else if (!hole_done && (atomic_load_explicit(&f->holes, memory_order_relaxed) & 1)) {
+		} else if (!hole_done && start < f->size &&
+			   (atomic_load_explicit(&f->holes, memory_order_relaxed) & 1)) {
 			/*
 			 * The bytes may land in a hole: reserve what this chunk will write (its
 			 * queued range joins the new bytes), so that a full disk fails this
 			 * write(2) with ENOSPC instead of the write-out (the sticky path). On an
 			 * allocated range the fallocate changes nothing; random 4 KiB writes
 			 * filling a sparse file lose 10-30% of their IOPS to it (RESULTS.md).
+			 * An append (from the end on) is the branch above's: reserved ahead.
 			 */
 			c = cmap_find(&f->open, index);
 			if (c) {

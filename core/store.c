@@ -335,6 +335,9 @@ static int take_tmp(const struct chunk_io *io, int dirfd)
 	return fd;
 }
 
+/* A creation that lost the race to another process's (which published its superblock). */
+#define SB_MEANWHILE "cannot create store: another process created a superblock in %s meanwhile"
+
 /*
  * Creates the superblock in @dirfd, which the caller found without one. @chunk_size is
  * valid. On failure nothing is left behind except, after a failed directory fsync, the
@@ -369,8 +372,7 @@ static int create_sb(const struct chunk_io *io, int dirfd, const char *dirpath,
 			    "cannot create store: another frozenfs is creating it at this moment");
 	if (fd == -ESTALE)
 		return fail(err_set(-EEXIST, "create_sb", STORE_SB_TMP), why, whylen,
-			    "cannot create store: another process created a superblock in %s "
-			    "meanwhile", dirpath);
+			    SB_MEANWHILE, dirpath);
 	if (fd < 0)
 		return fail(fd, why, whylen, "cannot create superblock in %s: %s", dirpath,
 			    errstr(fd));
@@ -391,8 +393,7 @@ static int create_sb(const struct chunk_io *io, int dirfd, const char *dirpath,
 		unlinkat(dirfd, STORE_SB_TMP, 0);
 	io->close(fd);	/* drops the lock; fsync has reported any deferred write error */
 	if (rc == -EEXIST)
-		return fail(rc, why, whylen, "cannot create store: another process created a "
-			    "superblock in %s meanwhile", dirpath);
+		return fail(rc, why, whylen, SB_MEANWHILE, dirpath);
 	if (rc < 0)
 		return fail(rc, why, whylen, "cannot write superblock in %s: %s", dirpath,
 			    errstr(rc));

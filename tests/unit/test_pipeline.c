@@ -1546,6 +1546,13 @@ static void test_pipeline_hole_write_reserves(void **state)
 	assert_int_equal(pipeline_write(f, 5, 2000, w, 100, &t), -ENOSPC);
 	assert_int_equal(pipeline_write(f, 5, 2000, w, 100, &t), 0);
 	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	/* Appends are reserved as growth (a chunk ahead), not one by one as holes. */
+	iofake_reset();
+	write_at(f, 64 * CS, w, 100);
+	write_at(f, 64 * CS + 100, w, 100);
+	t = write_at(f, 64 * CS + 200, w, 100);
+	assert_int_equal(iofake_count("fallocate"), 1);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
 
 	/* Written from start to end: overwrites reserve nothing. */
 	t = write_at(g, 0, w, sizeof(w));
