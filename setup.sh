@@ -82,6 +82,7 @@ cmd_test() {
 	build build-asan -Dwerror=true -Db_sanitize=address,undefined
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 		FROZENFS_CRASH_CYCLES=48 FROZENFS_POWERLOSS_CYCLES=16 FT_THREE=150 FT_MOUNTS=60 \
+		FT_MANYFILES=3000,2048 \
 		run_suite build-asan
 	# TSan: the concurrent core modules.
 	build build-tsan -Dwerror=true -Db_sanitize=thread -Dfs=false

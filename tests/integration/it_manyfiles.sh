@@ -28,8 +28,14 @@ T=$FT_TMP
 S=$T/store
 M=$T/mnt
 SRC=$T/src
+# Env FT_MANYFILES=N,LIMIT scales it down (the sanitizer run in setup.sh); N must exceed LIMIT.
 LIMIT=4096
 NFILES=6000
+if [ -n "${FT_MANYFILES:-}" ]; then
+	NFILES=${FT_MANYFILES%,*}
+	LIMIT=${FT_MANYFILES#*,}
+	[ "$NFILES" -gt "$LIMIT" ] || ft_fail "FT_MANYFILES=$FT_MANYFILES: N must exceed LIMIT"
+fi
 mkdir -p "$S" "$M" "$SRC"
 
 ft_limit_fds "$LIMIT"
