@@ -112,6 +112,7 @@ struct pipeline_file {
 	/* protected by lock */
 	uint64_t size;			/* logical size */
 	struct timespec mtime;		/* logical mtime; tv_nsec UTIME_OMIT: never set */
+	struct timespec ctime;		/* last data change (not a set mtime); same */
 	bool mtime_dirty;		/* mtime changed since the last take */
 	struct cmap open;
 	uint64_t open_trunc;		/* NO_TRUNC or the smallest size truncated to */
@@ -390,6 +391,7 @@ static uint64_t mutation_locked(struct pipeline_file *f)
 static void set_mtime_now_locked(struct pipeline_file *f)
 {
 	clock_gettime(CLOCK_REALTIME, &f->mtime);
+	f->ctime = f->mtime;
 	f->mtime_dirty = true;
 }
 
@@ -1300,6 +1302,7 @@ void pipeline_file_stat(struct pipeline_file *f, struct pipeline_file_stat *st)
 	pthread_mutex_lock(&f->lock);
 	st->size = f->size;
 	st->mtime = f->mtime;
+	st->ctime = f->ctime;
 	st->queued_chunks = f->open.n + (f->in_flight ? f->nflight : 0);
 	st->ticket = f->seq;
 	st->durable_ticket = f->durable_seq;
@@ -1352,6 +1355,7 @@ int pipeline_file_attach(struct pipeline *p, struct chunk_file *cf, struct pipel
 	f->size = size;
 	f->backing_size = size;
 	f->mtime.tv_nsec = UTIME_OMIT;
+	f->ctime.tv_nsec = UTIME_OMIT;
 	f->open_trunc = NO_TRUNC;
 	f->flight_trunc = NO_TRUNC;
 	atomic_init(&f->reserved_end, size);

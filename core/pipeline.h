@@ -220,6 +220,9 @@ int pipeline_file_error(struct pipeline_file *f, struct err_detail *d);
 struct pipeline_file_stat {
 	uint64_t size;			/* logical size, queued operations included */
 	struct timespec mtime;		/* logical mtime (tv_nsec == UTIME_OMIT: never set) */
+	/* The time of the latest write, truncate or fallocate, which the backing ctime may not
+	 * show yet; not changed by pipeline_file_set_mtime() (UTIME_OMIT: none since attach). */
+	struct timespec ctime;
 	uint64_t queued_chunks;		/* chunks queued or in flight, not yet durable */
 	uint64_t ticket;		/* latest accepted mutation */
 	uint64_t durable_ticket;	/* latest durable mutation */

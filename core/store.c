@@ -322,8 +322,10 @@ static int take_tmp(const struct chunk_io *io, int dirfd)
 	rc = io->flock(fd, LOCK_EX | LOCK_NB);
 	if (rc < 0) {
 		err_set(rc, "flock", STORE_SB_TMP);
-	} else if (io->fstat(fd, &a) < 0 || !S_ISREG(a.st_mode)) {
-		rc = err_set(-EINVAL, "fstat (not a regular file?)", STORE_SB_TMP);
+	} else if ((rc = io->fstat(fd, &a)) < 0) {
+		err_set(rc, "fstat", STORE_SB_TMP);
+	} else if (!S_ISREG(a.st_mode)) {
+		rc = err_set(-EINVAL, "fstat (not a regular file)", STORE_SB_TMP);
 	} else if (fstatat(dirfd, STORE_SB_TMP, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
 		   a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
 		rc = err_set(-ESTALE, "fstatat", STORE_SB_TMP);

@@ -122,6 +122,8 @@ struct fs_inode {
 	int dentry_err;			/* protected by lock: sticky parent fsync failure */
 
 	atomic_bool meta_dirty;		/* mode/owner/times/links changed since the last fsync */
+	/* Backing ctime (ns) of our latest status change: the least ctime stat_fix() shows. */
+	_Atomic int64_t ctime_floor;
 	atomic_int nwopen;		/* open descriptors with write access (relaxed) */
 	atomic_bool err_logged;		/* relaxed: only limits logging to once */
 };
@@ -398,6 +400,7 @@ static struct fs_inode *inode_alloc(int fd, const struct stat *st, const char *n
 	atomic_init(&i->pf, NULL);
 	atomic_init(&i->pf_rdonly, 0);
 	atomic_init(&i->meta_dirty, false);
+	atomic_init(&i->ctime_floor, 0);
 	atomic_init(&i->err_logged, false);
 	snprintf(i->name, sizeof(i->name), "%s", name);
 	return i;
@@ -899,6 +902,66 @@ static bool ts_after(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
 }
 
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/*
+ * Records the backing ctime a status change of ours (chmod, chown, utimens, xattr, link,
+ * rename, unlink) has just stamped. stat_fix() hides ctimes inside the latest write-out's
+ * window; one of these may fall inside it too (a chmod just before a timer write-out, or in
+ * the same coarse-clock tick), and must not be hidden behind an older mtime.
+ */
+static void ctime_note(struct fs_inode *i)
+{
+	struct stat st;
+	int64_t ns, old;
+
+	if (!i || fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	ns = ts_ns(&st.st_ctim);
+	old = atomic_load_explicit(&i->ctime_floor, memory_order_relaxed);
+	while (old < ns && !atomic_compare_exchange_weak_explicit(&i->ctime_floor, &old, ns,
+								     memory_order_relaxed,
+								     memory_order_relaxed))
+		;
+}
+
+/* A status change: the next fsync must sync the inode, and stat_fix() must show its ctime. */
+static void meta_changed(struct fs_inode *i)
+{
+	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	ctime_note(i);
+}
+
+/*
+ * The ctime stat shows for a backing ctime @c. Our own write-outs stamp the backing ctime
+ * with the flush time; requirement 37 wants the time of the call. So a backing ctime inside
+ * the latest write-out's window becomes the latest data change (a write, truncate or
+ * fallocate), or our latest status change if that came later (ctime_note()); and a data
+ * change still queued, later than the backing ctime, shows. An explicit mtime (utimens) is
+ * not a change time: touch -d of a future date leaves the ctime at the call, as on ext4.
+ */
+static void ctime_fix(struct fs_inode *i, const struct pipeline_file_stat *ps,
+		      struct timespec *c)
+{
+	bool changed = ps->ctime.tv_nsec != UTIME_OMIT;
+
+	if (ps->flush_window && !ts_after(&ps->flush_t0, c) && !ts_after(c, &ps->flush_t1)) {
+		int64_t floor = atomic_load_explicit(&i->ctime_floor, memory_order_relaxed);
+
+		if (changed && ts_ns(&ps->ctime) >= floor) {
+			*c = ps->ctime;
+		} else if (floor) {
+			c->tv_sec = (time_t)(floor / 1000000000);
+			c->tv_nsec = (long)(floor % 1000000000);
+		}
+	}
+	if (changed && ts_after(&ps->ctime, c))
+		*c = ps->ctime;
+}
+
 /*
  * Overrides what the backing fstat cannot know yet: size and mtime including queued
  * operations (DURABILITY.md fact 6, requirement 32) and the blocks they will take.
@@ -913,19 +976,9 @@ static void stat_fix(struct fs *fs, struct fs_inode *i, struct stat *st)
 
 		pipeline_file_stat(pf, &ps);
 		st->st_size = (off_t)ps.size;
-		if (ps.mtime.tv_nsec != UTIME_OMIT) {
-			/*
-			 * A backing ctime stamped by our own latest write-out is the flush time;
-			 * requirement 37 wants the time of the call: the logical mtime. (A chmod
-			 * between the write and its write-out is then shown at the write's time.)
-			 */
-			if (ps.flush_window && !ts_after(&ps.flush_t0, &st->st_ctim) &&
-			    !ts_after(&st->st_ctim, &ps.flush_t1))
-				st->st_ctim = ps.mtime;
+		if (ps.mtime.tv_nsec != UTIME_OMIT)
 			st->st_mtim = ps.mtime;
-			if (ts_after(&ps.mtime, &st->st_ctim))
-				st->st_ctim = ps.mtime;
-		}
+		ctime_fix(i, &ps, &st->st_ctim);
 		/*
 		 * pipeline_write() reserves the chunks of an extending write in the backing
 		 * file at once (fallocate KEEP_SIZE), so the backing count usually includes
@@ -1401,7 +1454,7 @@ static int kill_suidgid(struct fs *fs, struct fs_inode *i, fuse_req_t req, bool 
 	rc = chmod_fd(fs, i->fd, st.st_mode & ~kill);
 	if (rc < 0)
 		return rc;
-	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+	meta_changed(i);
 	/* The kernel caches the old mode until the attribute timeout: drop it now (attributes
 	 * only, a negative offset: no page is touched, so no lock the writer holds is needed). */
 	if (fs->se)
@@ -1438,7 +1491,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			rc = -errno;
 			goto out;
 		}
-		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		meta_changed(i);
 	}
 	if (valid & FUSE_SET_ATTR_MODE) {
 		if (S_ISLNK(i->type)) {
@@ -1448,7 +1501,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		rc = chmod_fd(fs, i->fd, attr->st_mode);
 		if (rc < 0)
 			goto out;
-		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		meta_changed(i);
 	}
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -1458,7 +1511,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			rc = -errno;
 			goto out;
 		}
-		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		meta_changed(i);
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		/* Through the inode's ordered stream: DURABILITY.md I3, requirement 8. */
@@ -1484,7 +1537,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		rc = set_times(fs, i, attr, valid);
 		if (rc < 0)
 			goto out;
-		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		meta_changed(i);
 	}
 	rc = inode_stat(fs, i, &st);
 out:
@@ -1631,6 +1684,7 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		fuse_reply_err(req, meta_error(fs, "link", newname, -r));
 		return;
 	}
+	meta_changed(i);	/* st_nlink */
 	rc = inode_stat(fs, i, &st);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
@@ -1641,7 +1695,6 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	i->stamp = ++fs->lookups;
 	pthread_mutex_unlock(&fs->lock);
 	inode_set_name(fs, i, dir, newname);
-	atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);	/* st_nlink */
 	mark_dentry_dirty(fs, i, dir);
 	entry_fill(fs, i, &st, &e);
 	if (fuse_reply_entry(req, &e) != 0)
@@ -1718,6 +1771,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		rc = meta_error(fs, flags ? "rmdir" : "unlink", name, -r);
 	} else {
 		note_unlinked(fs, victim);
+		ctime_note(victim);	/* a link count that stays above 0 */
 		rc = 0;
 	}
 	inode_drop(fs, victim, 0, 0, 1);
@@ -1813,6 +1867,8 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (flags & RENAME_WHITEOUT)
 		whiteout_owner(req, fs, dir, name);
+	ctime_note(src);	/* the backing rename stamps the moved inodes' ctimes */
+	ctime_note(dst);
 	if (src) {
 		inode_set_name(fs, src, ndir, newname);
 		mark_dentry_dirty(fs, src, dir);
@@ -2489,6 +2545,7 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 
 		clock_gettime(CLOCK_REALTIME, &now);
 		pipeline_file_set_mtime(pf, &now);
+		ctime_note(i);	/* the backing fallocate's ctime, a change of ours */
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -3061,7 +3118,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, con
 	if (rc == 0 && !strcmp(name, "system.posix_acl_access"))
 		rc = acl_kill_sgid(fs, i, req);
 	if (rc == 0)
-		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		meta_changed(i);
 	fuse_reply_err(req, -rc);
 }
 
@@ -3169,7 +3226,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (rc == 0 && removexattr(path, name) < 0)
 		rc = -errno;
 	if (rc == 0)
-		atomic_store_explicit(&i->meta_dirty, true, memory_order_relaxed);
+		meta_changed(i);
 	fuse_reply_err(req, -rc);
 }
 

@@ -749,6 +749,30 @@ static void times_cases(void)
 		time_op(k);
 		note_changed(time_ops[k].name, time_ops[k].after, ".", t0);
 	}
+
+	/*
+	 * An explicit mtime is not a change time (touch -d): set with a write still queued, to
+	 * a date after now and one before, the ctime stays at the call, before the write-out
+	 * and after it.
+	 */
+	for (int k = 0; k < 2; k++) {
+		struct timespec when[2] = { { k ? 1000000000 : 4102444800, 0 },
+					    { k ? 1000000000 : 4102444800, 0 } };
+		int fd = FT_SYS(open(p("tm2"), O_WRONLY));
+		const char *op = k ? "futimens to 2001" : "futimens to 2100";
+
+		ft_pwrite_all(fd, "z", 1, 0);
+		expect(op, R(futimens(fd, when)), 0);
+		a = st_of("tm2");
+		note("after a write and %s: ctime %s the mtime", op,
+		     ts_cmp(a.st_ctim, a.st_mtim) < 0 ? "before" : "not before");
+		FT_SYS(fsync(fd));
+		close(fd);
+		a = st_of("tm2");
+		note("... after fsync and close: ctime %s the mtime, mtime %s",
+		     ts_cmp(a.st_ctim, a.st_mtim) < 0 ? "before" : "not before",
+		     ts_cmp(a.st_mtim, when[1]) ? "other" : "as set");
+	}
 }
 
 static void misc_cases(void)

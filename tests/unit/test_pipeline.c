@@ -810,6 +810,38 @@ static void test_pipeline_sync_all_fsyncs_mtime_in_flight(void **state)
 	pipeline_file_put(f);
 }
 
+/* The stat's ctime is the latest data change; an explicit mtime (utimens) leaves it alone. */
+static void test_pipeline_stat_ctime_is_data_change(void **state)
+{
+	struct ctx *c = *state;
+	struct pipeline_file *f = attach(c, "ct");
+	struct timespec future = { 4102444800, 0 }, before;
+	struct pipeline_file_stat ps;
+	uint8_t w[8] = { 1 };
+
+	pipeline_file_stat(f, &ps);
+	assert_int_equal(ps.ctime.tv_nsec, UTIME_OMIT);	/* no change since attach */
+	write_at(f, 0, w, sizeof(w));
+	pipeline_file_stat(f, &ps);
+	assert_int_not_equal(ps.ctime.tv_nsec, UTIME_OMIT);
+	assert_int_equal(ps.ctime.tv_sec, ps.mtime.tv_sec);
+	assert_int_equal(ps.ctime.tv_nsec, ps.mtime.tv_nsec);
+	before = ps.ctime;
+	pipeline_file_set_mtime(f, &future);
+	pipeline_file_stat(f, &ps);
+	assert_int_equal(ps.mtime.tv_sec, future.tv_sec);
+	assert_int_equal(ps.ctime.tv_sec, before.tv_sec);
+	assert_int_equal(ps.ctime.tv_nsec, before.tv_nsec);
+	/* A truncate is a data change again. */
+	assert_int_equal(pipeline_truncate(f, 4, NULL), 0);
+	pipeline_file_stat(f, &ps);
+	assert_true(ps.ctime.tv_sec < future.tv_sec);
+	assert_true(ps.ctime.tv_sec > before.tv_sec ||
+		    (ps.ctime.tv_sec == before.tv_sec && ps.ctime.tv_nsec >= before.tv_nsec));
+	assert_int_equal(pipeline_wait(f, pipeline_file_ticket(f), 0), 0);
+	pipeline_file_put(f);
+}
+
 /* A blocking wait on a file no sync thread has flushes it on the caller's own thread. */
 static void test_pipeline_blocking_wait_flushes_on_caller(void **state)
 {
@@ -2111,6 +2143,8 @@ int main(int argc, char **argv)
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_trim_skipped_when_file_grew,
 						setup_delayed_take, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_stat_ctime_is_data_change, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_blocking_wait_flushes_on_caller,
 						setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_inline_flush_hands_off, setup_slow,

@@ -441,6 +441,13 @@ static void test_store_failed_creation_leaves_nothing(void **state)
 			 -ENOLCK);
 	assert_non_null(strstr(f->why, "cannot create superblock"));
 	assert_int_equal(count_entries(f), 1);	/* the empty temp file, taken over next time */
+	/* The temp file's fstat fails: its errno, not EINVAL. */
+	iofake_reset();
+	iofake_fail("fstat", 1, -EIO);
+	assert_int_equal(store_open(iofake_io(), f->dir, 0, &s, f->why, sizeof(f->why), NULL),
+			 -EIO);
+	assert_string_equal(err_last()->op, "fstat");
+	assert_int_equal(count_entries(f), 1);
 
 	/* A short write and an EINTR on the way are retried. */
 	iofake_reset();
