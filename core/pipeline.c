@@ -388,9 +388,15 @@ static uint64_t mutation_locked(struct pipeline_file *f)
 	return f->seq;
 }
 
+/*
+ * The coarse clock, as the kernel stamps inodes (current_time()): the backing ctime the
+ * write-out stamps later is then never earlier than this, so the ctime shown does not step
+ * back when the write-out's stamp shows (after the inode is forgotten, or a remount). A
+ * fine clock read here can be up to a tick ahead of that stamp (found by it_diff).
+ */
 static void set_mtime_now_locked(struct pipeline_file *f)
 {
-	clock_gettime(CLOCK_REALTIME, &f->mtime);
+	clock_gettime(CLOCK_REALTIME_COARSE, &f->mtime);
 	f->ctime = f->mtime;
 	f->mtime_dirty = true;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -55,11 +56,31 @@ static void set_readahead(void)
 	close(fd);
 }
 
+/*
+ * ThreadSanitizer cannot see that the kernel orders a request after the replies it saw
+ * before sending it (a FORGET after its LOOKUP's reply, a READDIR after its OPENDIR's), so
+ * without this every object one request makes and a later one uses is reported as a race.
+ * A request read after a reply was written is ordered after it (the release comes before
+ * the write, for everything the reply covers, and after it, for the write itself: the
+ * session's end closes the descriptor); requests that overlap are not ordered, so races
+ * between concurrent requests are still reported.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+static char chan_order;
+#define AFTER_REPLIES() __tsan_acquire(&chan_order)
+#define REPLY_SENT() __tsan_release(&chan_order)
+#else
+#define AFTER_REPLIES() ((void)0)
+#define REPLY_SENT() ((void)0)
+#endif
+
 static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t r = read(fd, buf, len);
 
 	(void)userdata;
+	AFTER_REPLIES();
 	if (r >= (ssize_t)(sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in)) &&
 	    !atomic_load_explicit(&init_answered, memory_order_relaxed)) {
 		struct fuse_in_header in;
@@ -79,7 +100,7 @@ static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 	return r < 0 ? -1 : r;
 }
 
-static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
+static ssize_t chan_writev_raw(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
 	if (count >= 2 && iov[0].iov_len == sizeof(struct fuse_out_header) &&
@@ -113,20 +134,73 @@ static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
+/*
+ * A pipeline thread may still answer a request after the session has ended (a FLUSH or
+ * FSYNC whose sync ends during the drain, after the connection was aborted). By then the
+ * descriptor is closed and its number may belong to another file: every write to the
+ * channel holds chan_lock shared and checks chan_closed, and fs_chan_unmount() closes the
+ * descriptor holding it exclusively.
+ */
+static pthread_rwlock_t chan_lock = PTHREAD_RWLOCK_INITIALIZER;
+static bool chan_closed;	/* under chan_lock */
+
+static bool chan_hold(void)
+{
+	pthread_rwlock_rdlock(&chan_lock);
+	if (!chan_closed)
+		return true;
+	pthread_rwlock_unlock(&chan_lock);
+	errno = ENOENT;		/* "no such request any more": libfuse does not complain */
+	return false;
+}
+
+void fs_chan_unmount(struct fuse_session *se)
+{
+	pthread_rwlock_wrlock(&chan_lock);
+	chan_closed = true;
+	fuse_session_unmount(se);
+	pthread_rwlock_unlock(&chan_lock);
+}
+
+static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	ssize_t r;
+
+	if (!chan_hold())
+		return -1;
+	REPLY_SENT();
+	r = chan_writev_raw(fd, iov, count, userdata);
+	REPLY_SENT();
+	pthread_rwlock_unlock(&chan_lock);
+	return r;
+}
+
 /* READ replies spliced from a backing file (fs_op_read): pipe -> /dev/fuse, unchanged. */
 static ssize_t chan_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
 				unsigned int flags, void *userdata)
 {
+	ssize_t r;
+
 	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
+	if (!chan_hold())
+		return -1;
+	REPLY_SENT();
+	r = splice(fdin, offin, fdout, offout, len, flags);
+	REPLY_SENT();
+	pthread_rwlock_unlock(&chan_lock);
+	return r;
 }
 
 /* WRITE requests spliced from /dev/fuse into libfuse's pipe (fs_op_write_buf). */
 static ssize_t chan_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
 				   unsigned int flags, void *userdata)
 {
+	ssize_t r;
+
 	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
+	r = splice(fdin, offin, fdout, offout, len, flags);
+	AFTER_REPLIES();
+	return r;
 }
 
 int fs_chan_install(struct fuse_session *se, const char *mountpoint, unsigned readahead_kb)

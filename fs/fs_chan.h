@@ -35,6 +35,13 @@
  */
 int fs_chan_install(struct fuse_session *se, const char *mountpoint, unsigned readahead_kb);
 
+/*
+ * fuse_session_unmount(), after which no reply is written to the channel: one still sent
+ * (by a pipeline thread, during the drain) fails with ENOENT instead of reaching whatever
+ * file reuses the closed descriptor's number. Main thread, once the session loop is over.
+ */
+void fs_chan_unmount(struct fuse_session *se);
+
 /* 1 once the kernel was told that frozenfs kills set-ID bits itself. Any thread. */
 int fs_chan_killpriv(void);
 

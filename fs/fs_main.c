@@ -522,7 +522,7 @@ int main(int argc, char *argv[])
 		fs_log(LOG_WARNING, "warning: cannot mark the store draining: %s",
 		       strerror(-mark));
 	fs_reclaim_stop(&fs);	/* before the table goes away */
-	fuse_session_unmount(se);
+	fs_chan_unmount(se);
 	mounted = 0;
 	ret = stop_pipeline(&fs) == 0 && rc == 0 ? 0 : 1;
 	/*
@@ -542,7 +542,7 @@ out:
 	if (fs.pipe) {
 		/* Failed after the pipeline started: still drain what was accepted. */
 		if (mounted) {
-			fuse_session_unmount(se);
+			fs_chan_unmount(se);
 			mounted = 0;
 		}
 		stop_pipeline(&fs);
@@ -551,7 +551,7 @@ out:
 	}
 	if (se) {
 		if (mounted)
-			fuse_session_unmount(se);
+			fs_chan_unmount(se);
 		if (handlers)	/* else libfuse complains about an unknown session */
 			fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);

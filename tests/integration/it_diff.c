@@ -14,7 +14,8 @@
  * symlink (relative targets only, some dangling, some looping), chmod, set and remove a user
  * xattr, set a default ACL on a directory (nodes created under it inherit it, and it replaces
  * the umask), set an access ACL (the mode's group bits follow its mask), O_APPEND writes,
- * mkfifo, lchown, utimensat(NULL) (only its answer: times are not compared), umask changes
+ * mkfifo, lchown, utimensat (now, or explicit times in 2001 or 2100: only its answer, as
+ * times are not compared; but no ctime of the mount may ever go back), umask changes
  * (applied once, to the test process), read, lstat, readlink, readdir, fallocate (allocate,
  * KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE), access(2), open with O_DIRECTORY, O_NOFOLLOW, O_TRUNC
  * or O_PATH, setxattr with XATTR_CREATE or XATTR_REPLACE, listxattr, and ftruncate through a
@@ -29,7 +30,8 @@
  * with a slow flusher, a slow flusher and -o direct_io (reads and writes bypass the kernel's
  * page cache of the mount) and a fast flusher, so the tree read back comes from the backing
  * store and data still queued in the pipeline is read both ways.
- * Times are not compared: the two sides write at different moments. Every open is
+ * Times are not compared: the two sides write at different moments. But each stat of the
+ * mount checks that the inode's ctime is not earlier than the last one seen. Every open is
  * O_NONBLOCK, so that opening a FIFO answers (ENXIO for a writer without a reader) instead of
  * waiting for the other end.
  *
@@ -144,6 +146,24 @@ static void describe(const struct op *o, char *buf, size_t len)
 		 o->target, (unsigned)o->mode, o->flags, o->sub, o->off, o->len);
 }
 
+static char store_root[PATH_MAX];
+static struct op cur;		/* the step's operation, for report() */
+
+/* One line: what lstat of @rel gives under @root now, as root. */
+static void report_node(const char *what, const char *root, const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (lstat(path, &st) < 0)
+		fprintf(stderr, "#   %-9s %s: %s\n", what, rel, strerror(errno));
+	else
+		fprintf(stderr, "#   %-9s %s: mode %06o ino %lu nlink %lu size %lld\n", what, rel,
+			(unsigned)st.st_mode, (unsigned long)st.st_ino, (unsigned long)st.st_nlink,
+			(long long)st.st_size);
+}
+
 static void report(void)
 {
 	fprintf(stderr, "# it_diff: seed %" PRIu64 " (rerun with --seed=%" PRIu64 "), step %ld; "
@@ -151,6 +171,15 @@ static void report(void)
 	for (long i = step - HIST + 1; i <= step; i++)
 		if (i >= 0)
 			fprintf(stderr, "#   %ld: %s\n", i, hist[i % HIST]);
+	/* Whether the mount or the store below it lost the way: the step's paths now. */
+	fprintf(stderr, "# the step's paths now (the store is the mount's backing directory):\n");
+	for (int k = 0; k < 2 && raw_root[0] && m.mnt[0]; k++) {
+		const char *rel = k ? cur.p2 : cur.p1;
+
+		report_node("raw", raw_root, rel);
+		report_node("store", store_root, rel);
+		report_node("mount", m.mnt, rel);
+	}
 }
 
 static uint64_t fnv(const void *buf, size_t len, uint64_t h)
@@ -214,6 +243,38 @@ static void xattrs(const char *path, char *out, size_t len)
 	}
 }
 
+/*
+ * Times differ between the sides, but a ctime never goes back: the latest ctime seen of each
+ * inode of the mount (open addressing by inode number; a reused number belongs to a newer
+ * inode, whose ctime is later still). Catches a status change hidden behind an older write
+ * time, and a ctime shown from an explicit mtime that later falls back to the real one.
+ */
+#define CT_SLOTS 8192
+static struct { ino_t ino; struct timespec c; } ct_seen[CT_SLOTS];
+
+static void check_ctime(const char *path, const struct stat *st)
+{
+	size_t mlen = strlen(m.mnt), k = (size_t)st->st_ino % CT_SLOTS;
+
+	if (strncmp(path, m.mnt, mlen) || path[mlen] != '/')
+		return;
+	for (size_t n = 0; n < CT_SLOTS && ct_seen[k].ino && ct_seen[k].ino != st->st_ino; n++)
+		k = (k + 1) % CT_SLOTS;
+	if (ct_seen[k].ino == st->st_ino &&
+	    (st->st_ctim.tv_sec < ct_seen[k].c.tv_sec ||
+	     (st->st_ctim.tv_sec == ct_seen[k].c.tv_sec &&
+	      st->st_ctim.tv_nsec < ct_seen[k].c.tv_nsec)))
+		ft_fail("step %ld: the ctime of %s went back from %lld.%09ld to %lld.%09ld", step,
+			path, (long long)ct_seen[k].c.tv_sec, ct_seen[k].c.tv_nsec,
+			(long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+	if (!ct_seen[k].ino && st->st_ino) {
+		ct_seen[k].ino = st->st_ino;
+		ct_seen[k].c = st->st_ctim;
+	} else if (ct_seen[k].ino == st->st_ino) {
+		ct_seen[k].c = st->st_ctim;
+	}
+}
+
 static void attrs(const char *path, char *out)
 {
 	struct stat st;
@@ -222,6 +283,7 @@ static void attrs(const char *path, char *out)
 		rc_str(out, -1);
 		return;
 	}
+	check_ctime(path, &st);
 	snprintf(out, RES_LEN, "%s mode %04o nlink %lu uid %u gid %u size %lld",
 		 ftype(st.st_mode), (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink,
 		 (unsigned)st.st_uid, (unsigned)st.st_gid,
@@ -431,9 +493,14 @@ static void apply(const char *root, const struct op *o, char *out)
 		rc_str(out, lchown(p1, o->flags == 0 ? 0 : o->flags == 1 ? 65534 : (uid_t)-1,
 				   o->flags == 2 ? 65534 : (gid_t)-1));
 		break;
-	case K_TOUCH:
-		rc_str(out, utimensat(AT_FDCWD, p1, NULL, 0));
+	case K_TOUCH: {
+		/* Now, or explicit times (the owner only) in 2100 or 2001: touch -d. */
+		struct timespec when[2] = { { o->sub < 6 ? 4102444800 : 1000000000, 0 },
+					    { o->sub < 6 ? 4102444800 : 1000000000, 0 } };
+
+		rc_str(out, utimensat(AT_FDCWD, p1, o->sub < 4 ? NULL : when, 0));
 		break;
+	}
 	case K_FALLOC:
 		with_fd(p1, O_WRONLY, 0, o, out, act_falloc);
 		break;
@@ -596,7 +663,7 @@ static void compare_trees(const char *why)
 int main(int argc, char **argv)
 {
 	long nops, check_every, remount_every, check_from;
-	char store[PATH_MAX], mp[PATH_MAX], opts[128], ra[RES_LEN], rb[RES_LEN];
+	char *store = store_root, mp[PATH_MAX], opts[128], ra[RES_LEN], rb[RES_LEN];
 	int nremounts = 0;
 
 	ft_init(argc, argv);
@@ -611,7 +678,7 @@ int main(int argc, char **argv)
 	       seed, seed, nops);
 
 	ft_pathf(raw_root, sizeof(raw_root), "%s/raw", ft_tmpdir());
-	ft_pathf(store, sizeof(store), "%s/store", ft_tmpdir());
+	ft_pathf(store_root, sizeof(store_root), "%s/store", ft_tmpdir());
 	ft_pathf(mp, sizeof(mp), "%s/mnt", ft_tmpdir());
 	FT_SYS(mkdir(raw_root, 0755));
 	/* Other users reach both sides: the temporary directory is private. */
@@ -625,6 +692,7 @@ int main(int argc, char **argv)
 		struct op o;
 
 		draw(&o);
+		cur = o;
 		describe(&o, hist[step % HIST], sizeof(hist[0]));
 		if (o.k == K_UMASK)
 			umask(o.mode);
