@@ -918,7 +918,9 @@ static void ctime_note(struct fs_inode *i)
 	struct stat st;
 	int64_t ns, old;
 
-	if (!i || fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	/* Only regular files have write-outs (and stat_fix() reads it only for them). */
+	if (!i || !S_ISREG(i->type) ||
+	    fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	ns = ts_ns(&st.st_ctim);
 	old = atomic_load_explicit(&i->ctime_floor, memory_order_relaxed);
