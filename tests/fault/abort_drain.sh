@@ -11,7 +11,6 @@
 set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
-[ -n "${FT_SHIM:-}" ] && [ -r "$FT_SHIM" ] || ft_fail "env FT_SHIM must name the fault shim"
 ft_need "python3 (the fsync in flight)" python3
 
 T=$FT_TMP
@@ -23,14 +22,10 @@ if [ ! -d "$CONN" ] || ! mountpoint -q "$CONN"; then
 	mount -t fusectl fusectl "$CONN" || ft_fail "cannot mount fusectl on $CONN"
 fi
 
-LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='fdatasync@/victim:1:delay1500,fsync@/victim:1:delay1500' \
-	FROZENFS_FAULTS_LOG=$T/faults.log \
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	"$FROZENFS" -f -o flush_interval_ms=10000 "$S" "$M" >"$T/daemon.log" 2>&1 &
-pid=$!
-FT_PID[$M]=$pid
-FT_MOUNTS+=("$M")
-ft_wait_until 10 mountpoint -q -- "$M" || ft_fail "the daemon did not mount: $(cat "$T/daemon.log")"
+mount_fs_faults 'fdatasync@/victim:1:delay1500,fsync@/victim:1:delay1500' "$S" "$M" \
+	flush_interval_ms=10000
+pid=${FT_PID[$M]}
+log=${FT_LOG[$M]}
 conn=$(stat -c %d -- "$M")
 [ -w "$CONN/$conn/abort" ] || ft_fail "no $CONN/$conn/abort for the mount"
 
@@ -66,17 +61,17 @@ ft_ok "$(cat "$T/py.out")"
 
 ft_check "the daemon drains, exits 0, and wrote no reply after its session ended"
 ft_wait_until 30 eval "! kill -0 $pid 2>/dev/null" ||
-	ft_fail "the daemon still runs 30 s after the abort: $(tail -5 "$T/daemon.log")"
+	ft_fail "the daemon still runs 30 s after the abort: $(tail -5 "$log")"
 wait "$pid" && rc=0 || rc=$?
 unset "FT_PID[$M]"
-[ "$rc" -eq 0 ] || ft_fail "the daemon exited $rc: $(tail -5 "$T/daemon.log")"
+[ "$rc" -eq 0 ] || ft_fail "the daemon exited $rc: $(tail -5 "$log")"
 grep -q 'kind=f.*sync.*result=delay' "$T/faults.log" ||
 	ft_fail "the shim delayed no sync: the fsync was not in flight at the abort"
-grep -qi 'writing device\|splice from pipe' "$T/daemon.log" &&
-	ft_fail "a reply was written after the session ended: $(cat "$T/daemon.log")"
+grep -qi 'writing device\|splice from pipe' "$log" &&
+	ft_fail "a reply was written after the session ended: $(cat "$log")"
 # libfuse leaves an aborted connection's mount in place (as after a crash): unmount it.
 fusermount3 -u -- "$M" || ft_fail "fusermount3 -u of the aborted mount"
-ft_ok "exit 0; $(tail -1 "$T/daemon.log")"
+ft_ok "exit 0; $(tail -1 "$log")"
 
 ft_check "the data written before the abort is in the store"
 "$FROZENFS" fsck "$S" >"$T/fsck.log" 2>&1 || ft_fail "fsck: $(cat "$T/fsck.log")"

@@ -14,7 +14,6 @@
 set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
-[ -n "${FT_SHIM:-}" ] && [ -r "$FT_SHIM" ] || ft_fail "env FT_SHIM must name the fault shim"
 ft_need "python3 (the timed calls)" python3
 
 T=$FT_TMP
@@ -22,13 +21,7 @@ S=$T/store
 M=$T/mnt
 mkdir -p "$S" "$M"
 
-LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='futimens@/victim:1:delay1500' \
-	FROZENFS_FAULTS_LOG=$T/faults.log \
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	"$FROZENFS" -f -o flush_interval_ms=100 "$S" "$M" >"$T/daemon.log" 2>&1 &
-FT_PID[$M]=$!
-FT_MOUNTS+=("$M")
-ft_wait_until 10 mountpoint -q -- "$M" || ft_fail "the daemon did not mount: $(cat "$T/daemon.log")"
+mount_fs_faults 'futimens@/victim:1:delay1500' "$S" "$M" flush_interval_ms=100
 
 # Writes, lets the timer write-out start (it sleeps in futimens), chmods inside it, and
 # prints: ctime after the chmod > mtime, ctime after the write-out == ctime after the chmod.

@@ -11,7 +11,6 @@
 set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
-[ -n "${FT_SHIM:-}" ] && [ -r "$FT_SHIM" ] || ft_fail "env FT_SHIM must name the fault shim"
 ft_need "python3 (the writes and their errno)" python3
 
 T=$FT_TMP
@@ -20,13 +19,7 @@ M=$T/mnt
 mkdir -p "$S" "$M"
 
 ft_check "a write into a hole, with the backing fallocate refused: ENOSPC at write(2)"
-LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='fallocate@/sparse:1+:ENOSPC' \
-	FROZENFS_FAULTS_LOG=$T/faults.log \
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	"$FROZENFS" -f -o flush_interval_ms=100 "$S" "$M" >"$T/daemon.log" 2>&1 &
-FT_PID[$M]=$!
-FT_MOUNTS+=("$M")
-ft_wait_until 10 mountpoint -q -- "$M" || ft_fail "the daemon did not mount: $(cat "$T/daemon.log")"
+mount_fs_faults 'fallocate@/sparse:1+:ENOSPC' "$S" "$M" flush_interval_ms=100
 
 # Grows "sparse" to 64 MiB with ftruncate, writes 4 KiB at 8 MiB; prints the write's errno
 # name (or 0), the fsync's, and what a read of the range gives. Then "other", written from

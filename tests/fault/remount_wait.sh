@@ -12,7 +12,6 @@
 set -u
 . "$(dirname -- "$0")/../lib/fstest.sh"
 ft_init "$@"
-[ -n "${FT_SHIM:-}" ] && [ -r "$FT_SHIM" ] || ft_fail "env FT_SHIM must name the fault shim"
 
 T=$FT_TMP
 S=$T/store
@@ -21,15 +20,8 @@ mkdir -p "$S" "$M"
 head -c $((3 << 20)) /dev/urandom >"$T/data"
 
 ft_check "a mount right after an unmount waits for the previous daemon's write-out"
-# verify_asan_link_order=0: the shim may come before an ASan daemon's runtime (fault_shim.c).
-LD_PRELOAD=$FT_SHIM FROZENFS_FAULTS='sync@reg:1+:delay3000' FROZENFS_FAULTS_LOG=$T/faults.log \
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	"$FROZENFS" -f -o flush_interval_ms=60000,nosync_on_close "$S" "$M" >"$T/d1.log" 2>&1 &
-pid1=$!
-FT_PID[$M]=$pid1
-FT_MOUNTS+=("$M")
-ft_wait_until 10 mountpoint -q -- "$M" ||
-	ft_fail "the first daemon did not mount: $(cat "$T/d1.log")"
+mount_fs_faults 'sync@reg:1+:delay3000' "$S" "$M" flush_interval_ms=60000,nosync_on_close
+pid1=${FT_PID[$M]}
 cp "$T/data" "$M/f"	# queued: no close sync, a 60 s flush interval
 fusermount3 -u -- "$M" || ft_fail "fusermount3 -u failed"
 ft_alive "$pid1" || ft_fail "the first daemon exited before the test could mount again"

@@ -224,10 +224,17 @@ mount_fs()
 	fi
 	FT_NLOG=$((FT_NLOG + 1))
 	log="$FT_TMP/daemon.$FT_NLOG.log"
+	local pre=()
+	if [ -n "${FT_FAULT_RULES:-}" ]; then
+		# verify_asan_link_order=0: the shim may come before an ASan daemon's runtime.
+		pre=(env "LD_PRELOAD=$FT_SHIM" "FROZENFS_FAULTS=$FT_FAULT_RULES"
+		     "FROZENFS_FAULTS_LOG=$FT_TMP/faults.log"
+		     "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	fi
 	if [ -n "$opts" ]; then
-		"$FROZENFS" -f -o "$opts" "$backing" "$mnt" >"$log" 2>&1 &
+		"${pre[@]}" "$FROZENFS" -f -o "$opts" "$backing" "$mnt" >"$log" 2>&1 &
 	else
-		"$FROZENFS" -f "$backing" "$mnt" >"$log" 2>&1 &
+		"${pre[@]}" "$FROZENFS" -f "$backing" "$mnt" >"$log" 2>&1 &
 	fi
 	pid=$!
 	FT_PID[$mnt]=$pid
@@ -240,6 +247,16 @@ mount_fs()
 		ft_fail "mount_fs: frozenfs exited with status $rc before mounting $mnt: $(head -c 500 "$log")"
 	fi
 	ft_say "mounted $backing on $mnt${opts:+ (-o $opts)}, daemon pid $pid"
+}
+
+# mount_fs_faults RULES BACKING MNT [OPTS]: mount_fs with the fault shim (env FT_SHIM) in the
+# daemon, FROZENFS_FAULTS=RULES (tests/fault/fault_shim.c), logging to $FT_TMP/faults.log.
+mount_fs_faults()
+{
+	local rules=$1
+	shift
+	[ -n "${FT_SHIM:-}" ] && [ -r "$FT_SHIM" ] || ft_fail "env FT_SHIM must name the fault shim"
+	FT_FAULT_RULES=$rules mount_fs "$@"
 }
 
 # umount_fs MNT: fusermount3 -u, then wait (up to 120 s) for the daemon; it must exit 0.
