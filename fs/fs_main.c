@@ -524,6 +524,15 @@ int main(int argc, char *argv[])
 	fs_reclaim_stop(&fs);	/* before the table goes away */
 	fs_chan_unmount(se);
 	mounted = 0;
+	{
+		/* libfuse leaves the mount of an aborted connection in place. */
+		struct stat mst;
+
+		if (stat(mnt, &mst) < 0 && errno == ENOTCONN)
+			fs_log(LOG_WARNING, "warning: the FUSE connection was aborted; %s still "
+			       "holds the dead mount: unmount it with fusermount3 -u '%s'", mnt,
+			       mnt);
+	}
 	ret = stop_pipeline(&fs) == 0 && rc == 0 ? 0 : 1;
 	/*
 	 * A failed backing namespace or directory operation (logged with its name when it

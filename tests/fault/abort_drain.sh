@@ -69,7 +69,10 @@ grep -q 'kind=f.*sync.*result=delay' "$T/faults.log" ||
 	ft_fail "the shim delayed no sync: the fsync was not in flight at the abort"
 grep -qi 'writing device\|splice from pipe' "$log" &&
 	ft_fail "a reply was written after the session ended: $(cat "$log")"
-# libfuse leaves an aborted connection's mount in place (as after a crash): unmount it.
+# libfuse leaves an aborted connection's mount in place (as after a crash); the daemon says
+# how to remove it.
+grep -q "still holds the dead mount: unmount it with fusermount3 -u '$M'" "$log" ||
+	ft_fail "the daemon did not say how to remove the dead mount: $(cat "$log")"
 fusermount3 -u -- "$M" || ft_fail "fusermount3 -u of the aborted mount"
 ft_ok "exit 0; $(tail -1 "$log")"
 
