@@ -10,7 +10,8 @@
 #     so sizes and mtimes of files and directories were kept exactly);
 #   - sqlite3: 1000 one-INSERT transactions with journal_mode=DELETE and with WAL, then
 #     PRAGMA integrity_check and the row count, and WAL again on a -o direct_io mount;
-#   - git init/add/commit/fsck (git is a dependency of this test: apt-get install git);
+#   - git init/add/commit/fsck, gc (repacking), a local clone (hard-linked packs) and a
+#     checkout (git is a dependency of this test: apt-get install git);
 #   - dpkg --root installing, upgrading and removing a package built here (dpkg writes each
 #     file as .dpkg-new, fsyncs it and renames it over the old one), then dpkg --verify;
 #   - overlayfs with its upper and work directories in the mount (whiteouts, opaque
@@ -180,11 +181,20 @@ ft_assert_cmd "git commit" git -C "$M/repo" -c core.fsync=all commit -q -m "firs
 printf 'change\n' >>"$M/repo/d0/sa/f1.bin"
 ft_assert_cmd "git commit -a" git -C "$M/repo" commit -q -a -m "second commit"
 ft_assert_cmd "git fsck --full" git -C "$M/repo" fsck --full --strict
+# gc repacks (packs read through mappings, renamed into place, loose objects unlinked); a
+# local clone hard-links the pack files; the clone checks out the first commit.
+ft_assert_cmd "git gc --aggressive --prune=now" git -C "$M/repo" gc -q --aggressive --prune=now
+ft_assert_cmd "git clone --local" git clone -q --local "$M/repo" "$M/clone"
+ft_assert_cmd "git checkout HEAD~1 in the clone" git -C "$M/clone" checkout -q HEAD~1
 git_verify()
 {
 	ft_assert_eq "$(git -C "$M/repo" status --porcelain)" "" "git status clean ($1)"
 	ft_assert_eq "$(git -C "$M/repo" rev-list --count HEAD)" 2 "git history has 2 commits ($1)"
 	ft_assert_cmd "git fsck --full ($1)" git -C "$M/repo" fsck --full --strict
+	ft_assert_eq "$(git -C "$M/clone" status --porcelain)" "" "the clone's status clean ($1)"
+	ft_assert_eq "$(git -C "$M/clone" rev-parse HEAD)" "$(git -C "$M/repo" rev-parse HEAD~1)" \
+		"the clone is at the first commit ($1)"
+	ft_assert_cmd "git fsck --full of the clone ($1)" git -C "$M/clone" fsck --full --strict
 }
 git_verify live
 GIT_HEAD=$(git -C "$M/repo" rev-parse HEAD)
