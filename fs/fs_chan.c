@@ -1,5 +1,6 @@
 /*
- * fs_chan: custom I/O on /dev/fuse that asks for FUSE_HANDLE_KILLPRIV_V2 (see fs_chan.h).
+ * fs_chan: custom I/O on /dev/fuse that asks for FUSE_HANDLE_KILLPRIV_V2 and writes no reply
+ * after the session's end (see fs_chan.h).
  *
  * libfuse reads the first request, INIT, before it starts any worker thread, and answers it
  * before reading another, so init_unique is written and read by one thread before the

@@ -1,8 +1,9 @@
 /*
  * fs_chan: the /dev/fuse channel, read and written through libfuse's custom I/O hooks.
  *
- * The only reason to sit between libfuse 3.14 and the kernel is FUSE_HANDLE_KILLPRIV_V2,
- * which that libfuse cannot ask for. Without it the kernel sends a GETXATTR of
+ * The first reason to sit between libfuse 3.14 and the kernel is FUSE_HANDLE_KILLPRIV_V2,
+ * which that libfuse cannot ask for (the second: no reply may be written once the session
+ * has closed the descriptor, fs_chan_unmount()). Without it the kernel sends a GETXATTR of
  * security.capability before every WRITE (file_remove_privs() finds no S_NOSEC on a FUSE
  * inode), doubling the round trips of small writes. With it the kernel sets SB_NOSEC, latches
  * S_NOSEC on an inode after its first write, and leaves killing set-user-ID and set-group-ID

@@ -162,6 +162,16 @@ static int open_store(struct fs *fs, const char *backing, char *why, size_t whyl
 	}
 }
 
+/* After fs_chan_unmount(): libfuse leaves the mount of an aborted connection in place. */
+static void warn_dead_mount(const char *mnt)
+{
+	struct stat st;
+
+	if (stat(mnt, &st) < 0 && errno == ENOTCONN)
+		fs_log(LOG_WARNING, "warning: the FUSE connection was aborted; %s still holds the "
+		       "dead mount: unmount it with fusermount3 -u '%s'", mnt, mnt);
+}
+
 /* "-ofsname=..." with the mount option separators escaped as libfuse expects. */
 static int add_fsname(struct fuse_args *args, const char *backing)
 {
@@ -524,15 +534,7 @@ int main(int argc, char *argv[])
 	fs_reclaim_stop(&fs);	/* before the table goes away */
 	fs_chan_unmount(se);
 	mounted = 0;
-	{
-		/* libfuse leaves the mount of an aborted connection in place. */
-		struct stat mst;
-
-		if (stat(mnt, &mst) < 0 && errno == ENOTCONN)
-			fs_log(LOG_WARNING, "warning: the FUSE connection was aborted; %s still "
-			       "holds the dead mount: unmount it with fusermount3 -u '%s'", mnt,
-			       mnt);
-	}
+	warn_dead_mount(mnt);
 	ret = stop_pipeline(&fs) == 0 && rc == 0 ? 0 : 1;
 	/*
 	 * A failed backing namespace or directory operation (logged with its name when it
