@@ -389,15 +389,17 @@ static uint64_t mutation_locked(struct pipeline_file *f)
 }
 
 /*
- * The coarse clock, as the kernel stamps inodes (current_time()): the backing ctime the
- * write-out stamps later is then never earlier than this, so the ctime shown does not step
- * back when the write-out's stamp shows (after the inode is forgotten, or a remount). A
- * fine clock read here can be up to a tick ahead of that stamp (found by it_diff).
+ * The mtime from the fine clock: never earlier than a clock reading taken before the call
+ * (requirement 37). The ctime from the coarse clock, as the kernel stamps inodes
+ * (current_time()): the backing ctime the write-out stamps later is then never earlier, so
+ * the ctime shown does not step back when that stamp shows (after the inode is forgotten,
+ * or a remount); a fine reading can be up to a tick ahead of it (found by it_diff). So the
+ * ctime may trail the mtime by less than a tick, as the requirement's test allows.
  */
 static void set_mtime_now_locked(struct pipeline_file *f)
 {
-	clock_gettime(CLOCK_REALTIME_COARSE, &f->mtime);
-	f->ctime = f->mtime;
+	clock_gettime(CLOCK_REALTIME, &f->mtime);
+	clock_gettime(CLOCK_REALTIME_COARSE, &f->ctime);
 	f->mtime_dirty = true;
 }
 

@@ -1375,9 +1375,7 @@ static int set_times(struct fs *fs, struct fs_inode *i, const struct stat *attr,
 	char buf[32];
 	int r;
 
-	/* The coarse clock, as the kernel stamps the ctime of this utimensat (and of writes:
-	 * pipeline.c), so the mtime it sets is not a tick after the ctime. */
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	clock_gettime(CLOCK_REALTIME, &now);
 	tv[0].tv_sec = tv[1].tv_sec = 0;
 	tv[0].tv_nsec = tv[1].tv_nsec = UTIME_OMIT;
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
@@ -2547,7 +2545,7 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		 * else the flusher would persist the older logical mtime over the backing one. */
 		struct timespec now;
 
-		clock_gettime(CLOCK_REALTIME_COARSE, &now);	/* as the kernel's stamps */
+		clock_gettime(CLOCK_REALTIME, &now);
 		pipeline_file_set_mtime(pf, &now);
 		ctime_note(i);	/* the backing fallocate's ctime, a change of ours */
 	}
