@@ -1477,6 +1477,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	struct fs_inode *i = ino_get(fs, ino);
 	struct pipeline_file *pf = NULL;
 	struct stat st;
+	bool changed = false;	/* a status change: meta_changed() once, error or not */
 	int rc = 0;
 
 	(void)fi;	/* truncate is per inode, with or without a handle (fact 7) */
@@ -1493,7 +1494,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			rc = -errno;
 			goto out;
 		}
-		meta_changed(i);
+		changed = true;
 	}
 	if (valid & FUSE_SET_ATTR_MODE) {
 		if (S_ISLNK(i->type)) {
@@ -1503,7 +1504,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		rc = chmod_fd(fs, i->fd, attr->st_mode);
 		if (rc < 0)
 			goto out;
-		meta_changed(i);
+		changed = true;
 	}
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -1513,7 +1514,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 			rc = -errno;
 			goto out;
 		}
-		meta_changed(i);
+		changed = true;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		/* Through the inode's ordered stream: DURABILITY.md I3, requirement 8. */
@@ -1539,10 +1540,13 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		rc = set_times(fs, i, attr, valid);
 		if (rc < 0)
 			goto out;
-		meta_changed(i);
+		changed = true;
 	}
-	rc = inode_stat(fs, i, &st);
 out:
+	if (changed)
+		meta_changed(i);
+	if (rc == 0)
+		rc = inode_stat(fs, i, &st);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;

@@ -663,7 +663,7 @@ static void compare_trees(const char *why)
 int main(int argc, char **argv)
 {
 	long nops, check_every, remount_every, check_from;
-	char *store = store_root, mp[PATH_MAX], opts[128], ra[RES_LEN], rb[RES_LEN];
+	char mp[PATH_MAX], opts[128], ra[RES_LEN], rb[RES_LEN];
 	int nremounts = 0;
 
 	ft_init(argc, argv);
@@ -683,7 +683,7 @@ int main(int argc, char **argv)
 	FT_SYS(mkdir(raw_root, 0755));
 	/* Other users reach both sides: the temporary directory is private. */
 	FT_SYS(chmod(ft_tmpdir(), 0755));
-	ft_mount(&m, store, mp, "allow_other,dev,chunk_size=4096,flush_interval_ms=20");
+	ft_mount(&m, store_root, mp, "allow_other,dev,chunk_size=4096,flush_interval_ms=20");
 	FT_SYS(chmod(m.mnt, 0755));
 	umask(022);
 
@@ -707,7 +707,7 @@ int main(int argc, char **argv)
 				"flush_interval_ms=10000,direct_io", "flush_interval_ms=20" };
 			snprintf(opts, sizeof(opts), "allow_other,dev,chunk_size=4096,%s",
 				 rot[nremounts++ % 3]);
-			ft_mount(&m, store, mp, opts);
+			ft_mount(&m, store_root, mp, opts);
 			compare_trees("after a remount");
 		} else if ((step + 1) % check_every == 0 || (check_from >= 0 && step >= check_from)) {
 			compare_trees("periodic check");
@@ -717,7 +717,7 @@ int main(int argc, char **argv)
 	ft_ok("%ld operations, %d remounts, the same answers and the same tree", nops,
 	      nremounts);
 	ft_umount(&m);
-	ft_mount(&m, store, mp, "allow_other,dev,chunk_size=4096");
+	ft_mount(&m, store_root, mp, "allow_other,dev,chunk_size=4096");
 	compare_trees("after the last remount");
 	ft_umount(&m);
 	return ft_done();
