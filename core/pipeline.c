@@ -1592,7 +1592,7 @@ static int flush_write(struct pipeline *p, struct pipeline_file *f)
 				i++;
 				continue;
 			}
-			if (cnt && lo != end)
+			if (cnt && (lo != end || end - start >= PIPELINE_PWRITEV_MAX))
 				break;
 			iov[cnt].iov_base = (uint8_t *)c->buf + c->lo;
 			iov[cnt].iov_len = (size_t)(hi - lo);

@@ -52,6 +52,15 @@
 struct pipeline;
 struct pipeline_file;
 
+/*
+ * A write-out sends adjacent chunks in one pwritev of at most this many bytes. ext4 holds
+ * the backing inode's lock for a whole buffered pwritev, and a writer reserving space
+ * (fallocate) spins on that lock meanwhile: with 4 MiB per call, a 1 GiB dd conv=fsync ran
+ * at 350-496 MB/s with 2.1-3.4 s of daemon CPU; at 256 KiB to 1 MiB at 660-875 MB/s with
+ * 0.9-1.0 s (bench/RESULTS.md, session 14).
+ */
+#define PIPELINE_PWRITEV_MAX	(512u << 10)
+
 struct pipeline_opts {
 	size_t chunk_size;		/* bytes; must be chunk_size_valid() */
 	size_t pool_bufs;		/* chunk buffers in the pool (>= 4) */

@@ -1526,6 +1526,33 @@ static int setup_big_chunks(void **state)
 }
 
 /*
+ * A long run of adjacent chunks goes out in pwritevs of at most PIPELINE_PWRITEV_MAX bytes,
+ * so that a writer's fallocate never waits behind one long copy, and the bytes land intact.
+ */
+static void test_pipeline_pwritev_is_bounded(void **state)
+{
+	struct ctx *c = *state;
+	struct chunk_file *cf;
+	struct pipeline_file *f;
+	static uint8_t w[32 * BIG_CS], r[32 * BIG_CS];
+	uint64_t t;
+
+	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, "pw", CHUNK_CREATE, 0644, BIG_CS,
+					 &cf), 0);
+	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
+	fill(w, sizeof(w), 7);
+	iofake_reset();
+	for (uint64_t i = 0; i < 32; i++)
+		assert_int_equal(pipeline_write(f, i, 0, w + i * BIG_CS, BIG_CS, &t), 0);
+	assert_int_equal(pipeline_wait(f, t, 0), 0);
+	/* 2 MiB in one flight (a 60 s interval): 4 calls of 512 KiB, not one of 2 MiB. */
+	assert_int_equal(iofake_count("pwritev"), sizeof(w) / PIPELINE_PWRITEV_MAX);
+	assert_int_equal(backing_read(c, "pw", 0, r, sizeof(r)), sizeof(r));
+	assert_memory_equal(r, w, sizeof(r));
+	pipeline_file_put(f);
+}
+
+/*
  * Writes that jump past the end reserve their own bytes, not the rest of their chunk: 16
  * one-byte writes 1 MiB apart take about 16 blocks, as on the backing filesystem, not 16
  * chunks (1 MiB).
@@ -2168,6 +2195,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_allocates, setup_slow,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_zero_range_emulated, setup_slow,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_pwritev_is_bounded, setup_big_chunks,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_sparse_writes_reserve_exactly,
 						setup_big_chunks, teardown),
