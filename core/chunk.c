@@ -150,6 +150,11 @@ static int sys_renameat2(int olddirfd, const char *oldpath, int newdirfd, const 
 	return renameat2(olddirfd, oldpath, newdirfd, newpath, flags) < 0 ? -errno : 0;
 }
 
+static int sys_writeback(int fd, off_t off, off_t len)
+{
+	return sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE) < 0 ? -errno : 0;
+}
+
 static const struct chunk_io default_io = {
 	.openat = sys_openat,
 	.close = sys_close,
@@ -163,6 +168,7 @@ static const struct chunk_io default_io = {
 	.fstat = sys_fstat,
 	.futimens = sys_futimens,
 	.lseek = sys_lseek,
+	.writeback = sys_writeback,
 	.mkdirat = sys_mkdirat,
 	.mknodat = sys_mknodat,
 	.symlinkat = sys_symlinkat,
@@ -581,6 +587,12 @@ int chunk_file_sync(struct chunk_file *c, int datasync)
 	}
 	rc = c->io->fsync(c->fd);
 	return rc < 0 ? err_set(rc, "fsync", cname(c)) : 0;
+}
+
+void chunk_file_writeback(struct chunk_file *c, uint64_t off, uint64_t len)
+{
+	if (c->io->writeback && range_ok(off, len) == 0)
+		(void)c->io->writeback(c->fd, (off_t)off, (off_t)len);
 }
 
 int chunk_file_set_mtime(struct chunk_file *c, const struct timespec *mtime)

@@ -41,6 +41,8 @@ struct chunk_io {
 	int (*fstat)(int fd, struct stat *st);
 	int (*futimens)(int fd, const struct timespec ts[2]);
 	off_t (*lseek)(int fd, off_t off, int whence);
+	/* sync_file_range(SYNC_FILE_RANGE_WRITE): starts writeback, promises nothing. */
+	int (*writeback)(int fd, off_t off, off_t len);
 
 	/*
 	 * Mutations of the backing tree. core/ itself never calls these; fs/ does, so that a
@@ -161,6 +163,14 @@ int chunk_file_fallocate(struct chunk_file *c, int mode, uint64_t off, uint64_t 
 
 /* fdatasync (@datasync != 0) or fsync. */
 int chunk_file_sync(struct chunk_file *c, int datasync);
+
+/*
+ * Starts writeback of [off, off+len) to the device without waiting for it
+ * (sync_file_range SYNC_FILE_RANGE_WRITE), so that the sync that follows has less to do.
+ * Durability still comes only from chunk_file_sync(); a failure here is not an error of the
+ * data (the sync reports that) and is ignored.
+ */
+void chunk_file_writeback(struct chunk_file *c, uint64_t off, uint64_t len);
 
 /* Sets the backing mtime (atime untouched). */
 int chunk_file_set_mtime(struct chunk_file *c, const struct timespec *mtime);

@@ -1607,6 +1607,9 @@ static int flush_write(struct pipeline *p, struct pipeline_file *f)
 		rc = chunk_file_pwritev_at(f->cf, start, iov, cnt);
 		if (rc < 0)
 			return rc;
+		/* A long run: its writeback to the device overlaps the copy of the next one. */
+		if (end - start >= PIPELINE_PWRITEV_MAX)
+			chunk_file_writeback(f->cf, start, end - start);
 		atomic_fetch_add_explicit(&p->bytes_written, end - start, memory_order_relaxed);
 		atomic_fetch_add_explicit(&p->chunks_written, (uint64_t)cnt, memory_order_relaxed);
 		if (end > f->backing_size)

@@ -709,6 +709,26 @@ static void write_sync_verify(struct fault_mount *f, const char *name, size_t le
 }
 
 /*
+ * Requirement 16, with the writeback hint: every sync_file_range(SYNC_FILE_RANGE_WRITE) the
+ * write-out of W16 starts fails with EIO. That call only starts writeback early; the
+ * fdatasync after it decides durability, so fsync returns 0 and the content verifies.
+ */
+static void test_req16_writeback_start_eio_ignored(void)
+{
+	struct fault_mount f;
+	unsigned n;
+
+	ft_check("req 16: sync_file_range fails with EIO on every call; it is only a hint: "
+		 "fsync returns 0, content verifies, the daemon exits 0");
+	fmount(&f, "req16wb", SLOW, "sync_file_range@/W16:*:EIO");
+	write_sync_verify(&f, "W16", 4 << 20, 161);
+	n = count_faults(&f, "kind=sync_file_range", NULL);
+	FT_ASSERT(n >= 1, "the 4 MiB write-out of W16 started no writeback: no fault injected");
+	expect_faults(&f, "kind=sync_file_range", n);
+	fumount(&f, 0, NULL, n);
+}
+
+/*
  * Requirement 16 (short transfers): the flusher's first two pwritev calls of F16 transfer
  * only half of their bytes. It must complete them: fsync 0, content verifies.
  */
@@ -1352,6 +1372,7 @@ static const struct test tests[] = {
 	T(test_req15_osync_write_reports_error),
 	T(test_req15_osync_write_reports_error_direct_io),
 	T(test_req16_short_pwritev_completed),
+	T(test_req16_writeback_start_eio_ignored),
 	T(test_req16_eintr_pwritev_retried),
 	T(test_req16_pwritev_eio_keeps_data),
 	T(test_req17_failed_buffers_survive_release_forget),

@@ -18,7 +18,8 @@
  *          write (write, writev: the daemon uses them for /dev/fuse and sysfs only),
  *          fdatasync, fsync, ftruncate (+64), fallocate (+64), rename (rename, renameat,
  *          renameat2), unlink (unlinkat), mkdir (mkdirat), open (open, open64, openat,
- *          openat64), link (linkat), symlink (symlinkat), mknod (mknodat), syncfs, futimens.
+ *          openat64), link (linkat), symlink (symlinkat), mknod (mknodat), syncfs, futimens,
+ *          sync_file_range (a writeback start, not a sync: "sync" does not count it).
  *          Any of the libc names in brackets is accepted as well ("renameat2", "openat64").
  *          sync means fdatasync or fsync, counted together: "the N-th sync of this file",
  *          whichever of the two the daemon chooses for it.
@@ -90,12 +91,14 @@
 
 enum kind {
 	K_PWRITE, K_PWRITEV, K_WRITE, K_FDATASYNC, K_FSYNC, K_FTRUNCATE, K_FALLOCATE, K_RENAME,
-	K_UNLINK, K_MKDIR, K_OPEN, K_LINK, K_SYMLINK, K_MKNOD, K_SYNCFS, K_FUTIMENS, K_COUNT
+	K_UNLINK, K_MKDIR, K_OPEN, K_LINK, K_SYMLINK, K_MKNOD, K_SYNCFS, K_FUTIMENS, K_SYNCRANGE,
+	K_COUNT
 };
 
 static const char *const kind_name[K_COUNT] = {
 	"pwrite", "pwritev", "write", "fdatasync", "fsync", "ftruncate", "fallocate", "rename",
 	"unlink", "mkdir", "open", "link", "symlink", "mknod", "syncfs", "futimens",
+	"sync_file_range",
 };
 
 /* Other names accepted in rules: the libc symbols of each kind. */
@@ -191,6 +194,7 @@ DEFINE_REAL(linkat)
 DEFINE_REAL(symlinkat)
 DEFINE_REAL(mknodat)
 DEFINE_REAL(syncfs)
+DEFINE_REAL(sync_file_range)
 DEFINE_REAL(futimens)
 
 /* ---- parsing ---- */
@@ -818,6 +822,12 @@ int syncfs(int fd)
 {
 	FAULT_FD(K_SYNCFS, "syncfs", fd);
 	return real_syncfs()(fd);
+}
+
+int sync_file_range(int fd, off64_t off, off64_t n, unsigned int flags)
+{
+	FAULT_FD(K_SYNCRANGE, "sync_file_range", fd);
+	return real_sync_file_range()(fd, off, n, flags);
 }
 
 int futimens(int fd, const struct timespec ts[2])

@@ -20,12 +20,12 @@
 
 enum {
 	OP_OPENAT, OP_CLOSE, OP_PREADV, OP_PWRITEV, OP_FDATASYNC, OP_FSYNC, OP_FTRUNCATE,
-	OP_FALLOCATE, OP_FLOCK, OP_FSTAT, OP_FUTIMENS, OP_LSEEK, OP_COUNT
+	OP_FALLOCATE, OP_FLOCK, OP_FSTAT, OP_FUTIMENS, OP_LSEEK, OP_WRITEBACK, OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
 	"openat", "close", "preadv", "pwritev", "fdatasync", "fsync", "ftruncate",
-	"fallocate", "flock", "fstat", "futimens", "lseek",
+	"fallocate", "flock", "fstat", "futimens", "lseek", "writeback",
 };
 
 #define MAX_RULES 64
@@ -294,6 +294,13 @@ static off_t f_lseek(int fd, off_t off, int whence)
 	return a ? a : real()->lseek(fd, off, whence);
 }
 
+static int f_writeback(int fd, off_t off, off_t len)
+{
+	int a = plain_action(OP_WRITEBACK);
+
+	return a ? a : real()->writeback(fd, off, len);
+}
+
 static const struct chunk_io fake_io = {
 	.openat = f_openat,
 	.close = f_close,
@@ -307,6 +314,7 @@ static const struct chunk_io fake_io = {
 	.fstat = f_fstat,
 	.futimens = f_futimens,
 	.lseek = f_lseek,
+	.writeback = f_writeback,
 };
 
 const struct chunk_io *iofake_io(void)

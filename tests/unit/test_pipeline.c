@@ -1527,7 +1527,9 @@ static int setup_big_chunks(void **state)
 
 /*
  * A long run of adjacent chunks goes out in pwritevs of at most PIPELINE_PWRITEV_MAX bytes,
- * so that a writer's fallocate never waits behind one long copy, and the bytes land intact.
+ * so that a writer's fallocate never waits behind one long copy, each followed by a start of
+ * its writeback; the bytes land intact, and a failed writeback start (only a hint) fails
+ * nothing.
  */
 static void test_pipeline_pwritev_is_bounded(void **state)
 {
@@ -1542,11 +1544,14 @@ static void test_pipeline_pwritev_is_bounded(void **state)
 	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
 	fill(w, sizeof(w), 7);
 	iofake_reset();
+	iofake_fail("writeback", 0, -EIO);
 	for (uint64_t i = 0; i < 32; i++)
 		assert_int_equal(pipeline_write(f, i, 0, w + i * BIG_CS, BIG_CS, &t), 0);
 	assert_int_equal(pipeline_wait(f, t, 0), 0);
 	/* 2 MiB in one flight (a 60 s interval): 4 calls of 512 KiB, not one of 2 MiB. */
 	assert_int_equal(iofake_count("pwritev"), sizeof(w) / PIPELINE_PWRITEV_MAX);
+	assert_int_equal(iofake_count("writeback"), sizeof(w) / PIPELINE_PWRITEV_MAX);
+	assert_int_equal(pipeline_file_error(f, NULL), 0);
 	assert_int_equal(backing_read(c, "pw", 0, r, sizeof(r)), sizeof(r));
 	assert_memory_equal(r, w, sizeof(r));
 	pipeline_file_put(f);
