@@ -101,13 +101,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Creates @name with the pipeline's chunk size and attaches it. */
 static struct pipeline_file *attach(struct ctx *c, const char *name)
 {
 	struct chunk_file *cf;
 	struct pipeline_file *f;
 
-	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, name, CHUNK_CREATE, 0644, CS, &cf),
-			 0);
+	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, name, CHUNK_CREATE, 0644,
+					 pipeline_chunk_size(c->p), &cf), 0);
 	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
 	return f;
 }
@@ -1534,14 +1535,11 @@ static int setup_big_chunks(void **state)
 static void test_pipeline_pwritev_is_bounded(void **state)
 {
 	struct ctx *c = *state;
-	struct chunk_file *cf;
 	struct pipeline_file *f;
 	static uint8_t w[32 * BIG_CS], r[32 * BIG_CS];
 	uint64_t t;
 
-	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, "pw", CHUNK_CREATE, 0644, BIG_CS,
-					 &cf), 0);
-	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
+	f = attach(c, "pw");
 	fill(w, sizeof(w), 7);
 	iofake_reset();
 	iofake_fail("writeback", 0, -EIO);
@@ -1565,14 +1563,11 @@ static void test_pipeline_pwritev_is_bounded(void **state)
 static void test_pipeline_sparse_writes_reserve_exactly(void **state)
 {
 	struct ctx *c = *state;
-	struct chunk_file *cf;
 	struct pipeline_file *f;
 	uint64_t t = 0, a0;
 	uint8_t y[512];
 
-	assert_int_equal(chunk_file_open(iofake_io(), c->dirfd, "sp", CHUNK_CREATE, 0644, BIG_CS,
-					 &cf), 0);
-	assert_int_equal(pipeline_file_attach(c->p, cf, &f), 0);
+	f = attach(c, "sp");
 	for (uint64_t i = 0; i < 16; i++)
 		assert_int_equal(pipeline_write(f, i * ((1u << 20) / BIG_CS), 0, "x", 1, &t), 0);
 	assert_int_equal(pipeline_wait(f, t, 0), 0);
