@@ -226,6 +226,8 @@ struct pipeline {
 					   by the flusher loop anyway) */
 	pthread_t flusher;
 	bool flusher_started;
+	pthread_t prefaulter;		/* pool_prefault() in the background, joined at stop */
+	bool prefault_started;
 	struct worker *workers;		/* the sync threads */
 	unsigned nworkers;
 
@@ -2036,6 +2038,12 @@ static void *flusher_main(void *arg)
 
 /* ---- pipeline lifecycle ------------------------------------------------------------------ */
 
+static void *prefault_main(void *arg)
+{
+	(void)pool_prefault(arg);	/* a failure only loses the speed-up */
+	return NULL;
+}
+
 void pipeline_opts_default(struct pipeline_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -2092,6 +2100,10 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 		}
 		p->nworkers++;
 	}
+	/* Best effort: without the thread or the madvise, writes fault the pages in. */
+	if (o->prefault)
+		p->prefault_started = pthread_create(&p->prefaulter, NULL, prefault_main,
+						     p->pool) == 0;
 	rc = -pthread_create(&p->flusher, NULL, flusher_main, p);
 	if (rc < 0)
 		goto fail;
@@ -2126,6 +2138,10 @@ int pipeline_stop(struct pipeline *p)
 		pthread_cond_destroy(&p->workers[i].cond);
 	}
 	p->nworkers = 0;
+	if (p->prefault_started) {
+		pthread_join(p->prefaulter, NULL);
+		p->prefault_started = false;
+	}
 
 	pthread_mutex_lock(&p->lock);
 	rc = p->first_err;

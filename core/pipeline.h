@@ -68,6 +68,9 @@ struct pipeline_opts {
 	unsigned sync_threads;		/* threads that write and sync files (0 means 1) */
 	uint64_t reserve_ahead_from;	/* a file growing past this reserves ahead of its end
 					   (default 1 MiB; tests set it low) */
+	bool prefault;			/* make the pool resident in the background right after
+					   create (pool_prefault()): the first large write after a
+					   mount then runs at full speed */
 	unsigned flush_delay_us;	/* tests only: sleep after taking a batch, before writing */
 	unsigned submit_delay_us;	/* tests only: sleep inside pipeline_write's critical section */
 };

@@ -71,6 +71,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "pool.h"
@@ -396,6 +398,27 @@ void pool_destroy(struct pool *p)
 	free(p->next);
 	free(p->arena);
 	free(p);
+}
+
+/* ---- prefault ---- */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
+#endif
+
+int pool_prefault(struct pool *p)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)p->arena & ~(page - 1);
+	uintptr_t end = (uintptr_t)p->arena + p->nbufs * p->stride;
+
+	/*
+	 * Faults every page in as a write would, without writing: buffers in use are safe.
+	 * (Touching a byte per page of borrowed free buffers instead measured the same.)
+	 */
+	if (madvise((void *)start, end - start, MADV_POPULATE_WRITE) < 0)
+		return err_set(-errno, "madvise(MADV_POPULATE_WRITE)", NULL);
+	return 0;
 }
 
 /* ---- accessors ---- */

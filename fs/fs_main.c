@@ -250,6 +250,8 @@ static int start_pipeline(struct fs *fs)
 	bufs = ((size_t)fs->opts.pool_mb << 20) / fs->chunk_size;
 	po.pool_bufs = bufs < 4 ? 4 : bufs;
 	po.flush_interval_ms = fs->opts.flush_interval_ms;
+	/* The pool is the mount's memory budget anyway: back it now, not during a user's write. */
+	po.prefault = true;
 	if (fs->opts.sync_threads_set)
 		po.sync_threads = fs->opts.sync_threads;
 	po.flush_delay_us = fs->opts.test_flush_delay_us;

@@ -87,6 +87,16 @@ static int setup_slow(void **state)
 	return setup_opts(state, &o);
 }
 
+/* The pool made resident by a background thread while the test runs (as frozenfs mounts). */
+static int setup_prefault(void **state)
+{
+	struct pipeline_opts o;
+
+	opts_for_test(&o);
+	o.prefault = true;
+	return setup_opts(state, &o);
+}
+
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
@@ -2160,6 +2170,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pipeline_fsync_flag_uses_fsync, setup, teardown),
 		cmocka_unit_test(test_pipeline_epoch_race_never_acks_early),
 		cmocka_unit_test_setup_teardown(test_pipeline_stress_8_producers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_stress_8_producers, setup_prefault,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_write_wait_durable, setup_prefault,
+						teardown),
 		cmocka_unit_test(test_pipeline_pool_backpressure),
 		cmocka_unit_test_setup_teardown(test_pipeline_sync_all, setup_slow, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_wait_not_held_by_other_file, setup_slow,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,6 +328,69 @@ static void test_pool_odd_buf_size_still_page_aligned(void **state)
 	pool_destroy(p);
 }
 
+/* ---- prefault ---- */
+
+/* Buffers in use keep every byte; the counters do not move. */
+static void test_pool_prefault_leaves_buffers_in_use_alone(void **state)
+{
+	struct pool *p = *state;
+	struct pool_stats before, after;
+	unsigned char *held[2];
+
+	assert_int_equal(pool_get(p, 2, POOL_NOWAIT, (void **)held), 0);
+	memset(held[0], 0xa5, BUF);
+	memset(held[1], 0x5a, BUF);
+	pool_get_stats(p, &before);
+	assert_int_equal(pool_prefault(p), 0);
+	pool_get_stats(p, &after);
+	for (unsigned i = 0; i < BUF; i++) {
+		assert_int_equal(held[0][i], 0xa5);
+		assert_int_equal(held[1][i], 0x5a);
+	}
+	assert_int_equal(after.in_use, 2);
+	assert_int_equal(after.gets, before.gets);
+	assert_int_equal(after.high_water, before.high_water);
+	assert_int_equal(after.waits, before.waits);
+	pool_put_n(p, 2, (void **)held);
+}
+
+#define PF_BUF		(64u << 10)
+#define PF_NBUFS	64u
+
+/* Every page of every buffer is resident afterwards, and the free list kept its order. */
+static void test_pool_prefault_makes_free_buffers_resident_in_order(void **state)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[PF_BUF / 4096];
+	void *seq1[PF_NBUFS], *seq2[PF_NBUFS];
+	struct pool_stats st;
+	struct pool *p;
+
+	(void)state;
+	assert_true(PF_BUF / page <= sizeof(vec));
+	/* 4 MiB: above malloc's mmap threshold, so the arena starts out as fresh mappings. */
+	assert_int_equal(pool_create(PF_BUF, PF_NBUFS, &p), 0);
+	for (unsigned i = 0; i < PF_NBUFS; i++)
+		assert_int_equal(pool_get(p, 1, POOL_NOWAIT, &seq1[i]), 0);
+	for (unsigned i = PF_NBUFS; i-- > 0;)
+		pool_put(p, seq1[i]);
+	assert_int_equal(pool_prefault(p), 0);
+	for (unsigned i = 0; i < PF_NBUFS; i++) {
+		assert_int_equal(mincore(seq1[i], PF_BUF, vec), 0);
+		for (size_t k = 0; k < PF_BUF / page; k++)
+			assert_true(vec[k] & 1);
+	}
+	for (unsigned i = 0; i < PF_NBUFS; i++)
+		assert_int_equal(pool_get(p, 1, POOL_NOWAIT, &seq2[i]), 0);
+	for (unsigned i = 0; i < PF_NBUFS; i++)
+		assert_ptr_equal(seq2[i], seq1[i]);
+	pool_put_n(p, PF_NBUFS, seq2);
+	pool_get_stats(p, &st);
+	assert_int_equal(st.gets, 2 * PF_NBUFS);
+	assert_int_equal(st.in_use, 0);
+	pool_destroy(p);
+}
+
 /* ---- stress ---- */
 
 #define STRESS_THREADS	8
@@ -339,6 +403,8 @@ struct stress {
 	atomic_int owner[STRESS_NBUFS];		/* 0 free, else thread id + 1 */
 	atomic_int failures;
 	atomic_uint takes;
+	atomic_int stop;
+	atomic_int prefaults;
 };
 
 struct stress_arg {
@@ -420,11 +486,28 @@ static void *stress_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Prefaults over and over while the others run: the marks stress_give() checks in the
+ * buffers they hold must survive it.
+ */
+static void *prefault_main(void *arg)
+{
+	struct stress *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		if (pool_prefault(s->p) != 0)
+			atomic_fetch_add(&s->failures, 1);
+		atomic_fetch_add(&s->prefaults, 1);
+		sched_yield();
+	}
+	return NULL;
+}
+
 static void test_pool_stress_no_buffer_handed_out_twice(void **state)
 {
 	static struct stress s;
 	struct stress_arg args[STRESS_THREADS];
-	pthread_t t[STRESS_THREADS];
+	pthread_t t[STRESS_THREADS], pf;
 	struct pool_stats st;
 
 	(void)state;
@@ -437,9 +520,13 @@ static void test_pool_stress_no_buffer_handed_out_twice(void **state)
 		args[i] = (struct stress_arg){ .s = &s, .id = i };
 		assert_int_equal(pthread_create(&t[i], NULL, stress_main, &args[i]), 0);
 	}
+	assert_int_equal(pthread_create(&pf, NULL, prefault_main, &s), 0);
 	for (int i = 0; i < STRESS_THREADS; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
+	atomic_store(&s.stop, 1);
+	assert_int_equal(pthread_join(pf, NULL), 0);
 	assert_int_equal(atomic_load(&s.failures), 0);
+	assert_true(atomic_load(&s.prefaults) > 0);
 	pool_get_stats(s.p, &st);
 	assert_int_equal(st.in_use, 0);
 	assert_int_equal(st.waiters, 0);
@@ -498,6 +585,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_create_invalid),
 		T(test_pool_get_put_all),
+		T(test_pool_prefault_leaves_buffers_in_use_alone),
+		cmocka_unit_test(test_pool_prefault_makes_free_buffers_resident_in_order),
 		T(test_pool_nowait_multi_all_or_none),
 		T(test_pool_blocked_get_woken_by_put),
 		T(test_pool_put_wakes_every_waiter),
