@@ -250,8 +250,15 @@ static int start_pipeline(struct fs *fs)
 	bufs = ((size_t)fs->opts.pool_mb << 20) / fs->chunk_size;
 	po.pool_bufs = bufs < 4 ? 4 : bufs;
 	po.flush_interval_ms = fs->opts.flush_interval_ms;
-	/* The pool is the mount's memory budget anyway: back it now, not during a user's write. */
-	po.prefault = true;
+	/*
+	 * The pool is the mount's memory budget anyway: back it now, not during a user's write
+	 * (RESULTS.md, session 15). Not a pool too big to back at once: -o pool_mb goes up to
+	 * 1 TiB, and such a pool only ever gets the pages writes touch.
+	 */
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	po.prefault = pages > 0 && psize > 0 &&
+		      ((uint64_t)fs->opts.pool_mb << 20) <= (uint64_t)pages * (uint64_t)psize / 8;
 	if (fs->opts.sync_threads_set)
 		po.sync_threads = fs->opts.sync_threads;
 	po.flush_delay_us = fs->opts.test_flush_delay_us;
