@@ -29,9 +29,16 @@
 #   CPU seconds per GiB written (dd 1 GiB conv=fsync: dd's user+sys, plus the daemon's);
 #   the daemon's peak RSS (VmHWM) after 8 parallel writers of 256 MiB each, with the pool size.
 #
+# With --sizes=MB,MB,... instead of all the above: sequential write by file size (issue 5 asks
+# how throughput scales up to 8 GiB), the same dd as the seq write row, ROUNDS rounds (default
+# 3), raw first in odd rounds and frozenfs first in even ones (whichever side first fills page
+# cache from memory the host has not backed yet pays for it). One unmeasured 128 MiB write into
+# the mount comes first: a new mount's first large write is slower (bench/RESULTS.md, session
+# 15). Needs twice the largest size of free disk and memory.
+#
 # Usage: bench/fsbench.sh [--quick] [--rounds=N] [--size-mb=N] [--seconds=N] [--base=DIR]
 #                         [--frozenfs=PATH] [--wbench=PATH] [--opts=MOUNT_OPTIONS] [--no-fio]
-#                         [--passthrough[=PATH]]
+#                         [--passthrough[=PATH]] [--sizes=MB,MB,...]
 #   --quick       128 MiB sequential file and 2 s random-write runs (default 1 GiB, 5 s)
 #   --extra       the measurements listed above; --big adds the 8 GiB file
 #   --passthrough mount libfuse's example passthrough_ll (default options: write-through,
@@ -53,6 +60,7 @@ OPTS=
 USE_FIO=1
 EXTRA=0
 BIG=0
+SIZES=
 HERE=$(cd -- "$(dirname -- "$0")" && pwd)
 TOP=$(dirname -- "$HERE")
 
@@ -71,6 +79,7 @@ for a in "$@"; do
 	--no-fio) USE_FIO=0 ;;
 	--extra) EXTRA=1 ;;
 	--big) BIG=1 ;;
+	--sizes=*) SIZES=${a#*=} ;;
 	-h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "fsbench: unknown argument $a (see --help)" >&2; exit 2 ;;
 	esac
@@ -245,6 +254,26 @@ WORKLOADS=(
 	"cp -r 2000 files 1B..16K|w_cp|s|time"
 	"1000 unaligned writes+fsync each|w_unaligned|s|time"
 )
+
+if [ -n "$SIZES" ]; then
+	SIZE_MB=128 w_seqwrite "$MNT" >/dev/null && del "$MNT/seq" || die "warm-up write failed"
+	echo "# fsbench --sizes: $ROUNDS rounds, frozenfs: ${PASSTHROUGH:-$FROZENFS ${OPTS:+-o $OPTS}}, base $BASE"
+	printf '%-6s %9s %9s %9s %6s\n' round "size MiB" "raw MB/s" frozenfs ratio
+	for r in $(seq 1 "$ROUNDS"); do
+		for mb in ${SIZES//,/ }; do
+			if [ $((r % 2)) = 1 ]; then
+				a=$(SIZE_MB=$mb w_seqwrite "$RAW") && del "$RAW/seq" &&
+					b=$(SIZE_MB=$mb w_seqwrite "$MNT") && del "$MNT/seq"
+			else
+				b=$(SIZE_MB=$mb w_seqwrite "$MNT") && del "$MNT/seq" &&
+					a=$(SIZE_MB=$mb w_seqwrite "$RAW") && del "$RAW/seq"
+			fi || die "sequential write of $mb MiB failed"
+			printf '%-6s %9s %9s %9s %6s\n' "$r" "$mb" "$a" "$b" \
+				"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+		done
+	done
+	exit 0
+fi
 
 declare -A R
 echo "# fsbench: $ROUNDS rounds, ${SIZE_MB} MiB sequential file, ${SECS} s random runs, base $BASE ($fstype)"
