@@ -358,7 +358,7 @@ static void test_pool_prefault_leaves_buffers_in_use_alone(void **state)
 #define PF_NBUFS	64u
 
 /* Every page of every buffer is resident afterwards, and the free list kept its order. */
-static void test_pool_prefault_makes_free_buffers_resident_in_order(void **state)
+static void test_pool_prefault_makes_the_arena_resident_in_order(void **state)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	unsigned char vec[PF_BUF / 4096];
@@ -586,7 +586,7 @@ int main(void)
 		cmocka_unit_test(test_pool_create_invalid),
 		T(test_pool_get_put_all),
 		T(test_pool_prefault_leaves_buffers_in_use_alone),
-		cmocka_unit_test(test_pool_prefault_makes_free_buffers_resident_in_order),
+		cmocka_unit_test(test_pool_prefault_makes_the_arena_resident_in_order),
 		T(test_pool_nowait_multi_all_or_none),
 		T(test_pool_blocked_get_woken_by_put),
 		T(test_pool_put_wakes_every_waiter),
