@@ -200,6 +200,19 @@ w_seqwrite() {
 	t1=$(now)
 	echo "$SIZE_MB $(elapsed "$t0" "$t1")" | awk '{ printf "%.1f", $1 * 1.048576 / $2 }'
 }
+# seq_pair MB RAW_FIRST: w_seqwrite of MB MiB on both sides, raw first if RAW_FIRST is 1, each
+# file deleted after; prints "raw frozenfs ratio".
+seq_pair() {
+	local a b
+	if [ "$2" = 1 ]; then
+		a=$(SIZE_MB=$1 w_seqwrite "$RAW") && del "$RAW/seq" &&
+			b=$(SIZE_MB=$1 w_seqwrite "$MNT") && del "$MNT/seq"
+	else
+		b=$(SIZE_MB=$1 w_seqwrite "$MNT") && del "$MNT/seq" &&
+			a=$(SIZE_MB=$1 w_seqwrite "$RAW") && del "$RAW/seq"
+	fi || return 1
+	echo "$a $b $(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+}
 w_coldread() {
 	local t0 t1
 	drop_caches
@@ -261,15 +274,9 @@ if [ -n "$SIZES" ]; then
 	printf '%-6s %9s %9s %9s %6s\n' round "size MiB" "raw MB/s" frozenfs ratio
 	for r in $(seq 1 "$ROUNDS"); do
 		for mb in ${SIZES//,/ }; do
-			if [ $((r % 2)) = 1 ]; then
-				a=$(SIZE_MB=$mb w_seqwrite "$RAW") && del "$RAW/seq" &&
-					b=$(SIZE_MB=$mb w_seqwrite "$MNT") && del "$MNT/seq"
-			else
-				b=$(SIZE_MB=$mb w_seqwrite "$MNT") && del "$MNT/seq" &&
-					a=$(SIZE_MB=$mb w_seqwrite "$RAW") && del "$RAW/seq"
-			fi || die "sequential write of $mb MiB failed"
-			printf '%-6s %9s %9s %9s %6s\n' "$r" "$mb" "$a" "$b" \
-				"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+			v=$(seq_pair "$mb" $((r % 2))) || die "sequential write of $mb MiB failed"
+			read -r a b ratio <<<"$v"
+			printf '%-6s %9s %9s %9s %6s\n' "$r" "$mb" "$a" "$b" "$ratio"
 		done
 	done
 	exit 0
@@ -340,10 +347,9 @@ if [ "$EXTRA" = 1 ]; then
 	[ "$BIG" = 1 ] && sizes="$sizes 8192"
 	printf '\n%-44s %10s %10s %7s\n' "seq write 1M conv=fsync, file size" raw frozenfs ratio
 	for mb in $sizes; do
-		a=$(SIZE_MB=$mb w_seqwrite "$RAW") && del "$RAW/seq"
-		b=$(SIZE_MB=$mb w_seqwrite "$MNT") && del "$MNT/seq"
-		printf '%-44s %10s %10s %7s\n' "$mb MiB, MB/s" "$a" "$b" \
-			"$(echo "$b $a" | awk '{ printf "%.2f", $1 / $2 }')"
+		v=$(seq_pair "$mb" 1) || die "sequential write of $mb MiB failed"
+		read -r a b ratio <<<"$v"
+		printf '%-44s %10s %10s %7s\n' "$mb MiB, MB/s" "$a" "$b" "$ratio"
 	done
 	# CPU per GiB: bash's time gives dd's user+sys; the daemon's comes from /proc/PID/stat.
 	TIMEFORMAT='%U %S'

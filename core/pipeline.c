@@ -2098,15 +2098,21 @@ int pipeline_create(const struct pipeline_opts *o, struct pipeline **out)
 			pthread_cond_destroy(&w->cond);
 			goto fail;
 		}
+		/* Names for top -H, perf and /proc/PID/task; a failure is harmless. */
+		(void)pthread_setname_np(w->th, "fz-sync");
 		p->nworkers++;
 	}
 	/* Best effort: without the thread or the madvise, writes fault the pages in. */
-	if (o->prefault)
+	if (o->prefault) {
 		p->prefault_started = pthread_create(&p->prefaulter, NULL, prefault_main,
 						     p->pool) == 0;
+		if (p->prefault_started)
+			(void)pthread_setname_np(p->prefaulter, "fz-prefault");
+	}
 	rc = -pthread_create(&p->flusher, NULL, flusher_main, p);
 	if (rc < 0)
 		goto fail;
+	(void)pthread_setname_np(p->flusher, "fz-flush");
 	p->flusher_started = true;
 	*out = p;
 	return 0;

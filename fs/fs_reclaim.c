@@ -154,6 +154,7 @@ int fs_reclaim_start(struct fs *fs)
 		return -rc;
 	}
 	fs->reclaim_running = true;
+	(void)pthread_setname_np(fs->reclaim_thread, "fz-reclaim");
 	fs_log(LOG_DEBUG, "descriptor limit %llu: cached names are dropped past %zu descriptors",
 	       (unsigned long long)rl.rlim_cur, fs->reclaim_high);
 	return 0;

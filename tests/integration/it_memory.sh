@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# it_memory: the daemon's memory is its pool.
+# it_memory: the daemon's memory is its pool (and its threads are named).
 #   - Right after a mount, a background thread makes the pool resident (pool_prefault()), so
 #     the first large write does not pay its page faults: VmRSS reaches the pool size.
 #   - A pool larger than an eighth of the machine's memory is left to fault in as used
@@ -37,6 +37,15 @@ if ft_wait_until 10 rss_at_least "$pid" $((32 * 1024)); then
 else
 	ft_fail "VmRSS $(status_kib "$pid" VmRSS) KiB 10 s after the mount, below the 32 MiB pool"
 fi
+ft_check "the daemon's threads carry their roles' names (top -H, perf, /proc/PID/task)"
+names=$(cat /proc/"$pid"/task/*/comm | sort | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }')
+for n in fz-sync fz-flush fz-reclaim; do
+	case ", $names," in
+	*", $n x"*) ;;
+	*) ft_fail "no thread named $n among: $names" ;;
+	esac
+done
+ft_ok "$names"
 umount_fs "$M"
 
 ft_check "a pool above an eighth of the machine's memory is not made resident"
